@@ -1,0 +1,1 @@
+"""The `exos` command line: all-in-one platform, single services, local infrastructure."""

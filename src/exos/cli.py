@@ -1,0 +1,26 @@
+"""Entry point of the `exos` command. Each command group lives in its own module under
+`exos.commands`; this module only assembles them so names and flags stay in one place."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="exos",
+    help="EXOS Analytics: session replay, product analytics, site health, process mining.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    from exos.commands import clickhouse, kafka, migrate
+
+    app.add_typer(clickhouse.app, name="clickhouse")
+    app.add_typer(kafka.app, name="kafka")
+    app.command("migrate")(migrate.migrate)
+
+
+def main() -> None:
+    _register()
+    app()

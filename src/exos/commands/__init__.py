@@ -1,0 +1,1 @@
+"""Command groups of the `exos` CLI, one module each."""
