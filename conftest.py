@@ -1,0 +1,6 @@
+"""Fixtures shared by every test in the workspace: real local infrastructure."""
+
+pytest_plugins = [
+    "exos_common.testing.kafka",
+    "exos_common.testing.clickhouse",
+]

@@ -1,0 +1,140 @@
+"""Settings shared by the services, read from `EXOS_*` environment variables.
+
+Every service composes its settings class from the groups below (plus its own fields),
+so a variable means the same thing everywhere. `SETTINGS_GROUPS` is the one list the
+README configuration table is generated from (see `exos_common.settings_doc`): a new
+group or field shows up there, and a test fails until the README is regenerated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_CONFIG = SettingsConfigDict(env_prefix="EXOS_", extra="ignore", env_ignore_empty=True)
+
+
+class RuntimeSettings(BaseSettings):
+    """How the process runs: environment, logging, local folders."""
+
+    model_config = _CONFIG
+
+    environment: Literal["development", "production", "test"] = Field(
+        "development",
+        description="`production` turns on the checks that refuse unsafe defaults.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Minimum level of the JSON log lines written to stderr."
+    )
+    log_format: Literal["json", "console"] = Field(
+        "json", description="`json` for machines (default), `console` for a human at a terminal."
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "exos",
+        description="Downloads kept outside git (Kafka jars fetched with Maven).",
+    )
+
+
+class KafkaSettings(BaseSettings):
+    """Where the Kafka bus is and how the services use it."""
+
+    model_config = _CONFIG
+
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
+    )
+    kafka_client_id: str = Field("exos", description="Client id prefix sent to Kafka.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol (Event Hubs: SASL_SSL)."
+    )
+    kafka_sasl_mechanism: str = Field(
+        "PLAIN", description="SASL mechanism when the protocol is SASL_* (PLAIN, SCRAM-SHA-512)."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: str | None = Field(None, description="SASL password (a secret).")
+    kafka_topic_partitions: int = Field(
+        6, ge=1, description="Partitions of the pipeline topics when EXOS creates them."
+    )
+    kafka_replication_factor: int = Field(
+        1, ge=1, description="Replication factor of the pipeline topics when EXOS creates them."
+    )
+    kafka_max_message_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest message a producer sends and a topic accepts (rrweb snapshots).",
+    )
+    kafka_version: str = Field(
+        "4.1.1", description="Apache Kafka version `exos kafka start` fetches with Maven."
+    )
+
+
+class ClickHouseSettings(BaseSettings):
+    """Where ClickHouse is: an embedded chDB folder or a ClickHouse HTTP server."""
+
+    model_config = _CONFIG
+
+    clickhouse_url: str = Field(
+        "chdb:///./.exos/clickhouse",
+        description="`chdb:///path` (embedded engine) or `http(s)://user:pass@host:8123`.",
+    )
+    clickhouse_database: str = Field("default", description="Database holding the EXOS tables.")
+    clickhouse_user: str | None = Field(None, description="User for an HTTP ClickHouse.")
+    clickhouse_password: str | None = Field(None, description="Password (a secret).")
+    clickhouse_connect_timeout_s: float = Field(10.0, gt=0, description="Connect timeout.")
+    clickhouse_query_timeout_s: float = Field(300.0, gt=0, description="Per-request timeout.")
+    clickhouse_dedup_window: int = Field(
+        10_000,
+        ge=0,
+        description="Insert blocks remembered per table for `insert_deduplication_token`.",
+    )
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("chdb://", "http://", "https://")):
+            raise ValueError("EXOS_CLICKHOUSE_URL must start with chdb://, http:// or https://")
+        return value
+
+
+class RetentionSettings(BaseSettings):
+    """How long each table keeps its rows (ClickHouse TTL, applied by `exos migrate`)."""
+
+    model_config = _CONFIG
+
+    retention_traces_days: int = Field(30, ge=1, description="TTL of `otel_traces` in days.")
+    retention_logs_days: int = Field(30, ge=1, description="TTL of `otel_logs` in days.")
+    retention_sessions_days: int = Field(
+        30, ge=1, description="TTL of `hyperdx_sessions` (rrweb replay) in days."
+    )
+
+
+class ClickHouseServerSettings(BaseSettings):
+    """The embedded ClickHouse HTTP server (`exos clickhouse serve`)."""
+
+    model_config = _CONFIG
+
+    clickhouse_server_host: str = Field(
+        "127.0.0.1", description="Address the embedded ClickHouse server listens on."
+    )
+    clickhouse_server_port: int = Field(
+        8123, ge=0, le=65535, description="Port of the embedded ClickHouse HTTP server."
+    )
+    clickhouse_server_data: Path = Field(
+        Path("./.exos/clickhouse"), description="Data folder the embedded server owns."
+    )
+
+
+class StoreSettings(ClickHouseSettings, RetentionSettings):
+    """What a process that reads or writes the EXOS tables needs."""
+
+
+SETTINGS_GROUPS: tuple[type[BaseSettings], ...] = (
+    RuntimeSettings,
+    KafkaSettings,
+    ClickHouseSettings,
+    RetentionSettings,
+    ClickHouseServerSettings,
+)

@@ -1,0 +1,1 @@
+"""pytest fixtures that start real local infrastructure (Kafka broker, embedded ClickHouse)."""
