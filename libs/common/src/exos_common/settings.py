@@ -66,6 +66,9 @@ class KafkaSettings(BaseSettings):
         ge=1024 * 1024,
         description="Largest message a producer sends and a topic accepts (rrweb snapshots).",
     )
+    kafka_publish_timeout_s: float = Field(
+        10.0, gt=0, description="How long a publish waits for the broker's ack before 503."
+    )
     kafka_version: str = Field(
         "4.1.1", description="Apache Kafka version `exos kafka start` fetches with Maven."
     )
