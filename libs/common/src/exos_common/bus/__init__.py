@@ -1,0 +1,49 @@
+"""The bus port and its adapters; `create_bus` picks one from the settings."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from exos_common.bus.errors import (
+    BusError,
+    BusUnavailable,
+    CommitFailed,
+    RecordTooLarge,
+    UnknownTopic,
+)
+from exos_common.bus.port import (
+    Bus,
+    BusRecord,
+    Consumer,
+    Delivery,
+    OutgoingRecord,
+    TopicPartition,
+)
+from exos_common.settings import KafkaSettings
+
+__all__ = [
+    "Bus",
+    "BusError",
+    "BusRecord",
+    "BusUnavailable",
+    "CommitFailed",
+    "Consumer",
+    "Delivery",
+    "OutgoingRecord",
+    "RecordTooLarge",
+    "TopicPartition",
+    "UnknownTopic",
+    "create_bus",
+]
+
+
+def create_bus(kind: Literal["kafka", "memory"], settings: KafkaSettings | None = None) -> Bus:
+    """The Kafka bus for distributed mode, the in-process bus for the all-in-one mode."""
+    settings = settings or KafkaSettings()
+    if kind == "kafka":
+        from exos_common.bus.kafka import KafkaBus
+
+        return KafkaBus(settings)
+    from exos_common.bus.memory import InProcessBus
+
+    return InProcessBus(max_message_bytes=settings.kafka_max_message_bytes)

@@ -1,0 +1,23 @@
+"""Errors of the bus port, raised alike by every adapter."""
+
+from __future__ import annotations
+
+
+class BusError(RuntimeError):
+    """Base of the bus errors."""
+
+
+class BusUnavailable(BusError):
+    """The bus did not acknowledge in time. Callers answer 503 or retry; never drop."""
+
+
+class RecordTooLarge(BusError, ValueError):
+    """A record is over the bus's message size limit: retrying will not help."""
+
+
+class UnknownTopic(BusError, LookupError):
+    """The topic does not exist (EXOS creates its topics explicitly)."""
+
+
+class CommitFailed(BusError):
+    """An offset commit was refused, e.g. the partition was revoked meanwhile."""

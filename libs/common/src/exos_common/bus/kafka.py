@@ -1,0 +1,285 @@
+"""Kafka adapter of the bus port.
+
+Publishing goes through FastStream's `KafkaBroker` (aiokafka underneath) configured as
+an idempotent producer with acks=all, so `publish` returns only once every in-sync
+replica has the record. Consuming uses aiokafka's consumer directly: the pipeline
+needs batches accumulated across polls, commits of explicit offsets per partition,
+pause/resume and a revoke hook, while FastStream's subscribers acknowledge by
+committing the consumer's whole position (README, design section).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka import TopicPartition as KafkaTopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
+from faststream.kafka import KafkaBroker
+
+from exos_common.bus.errors import BusUnavailable, CommitFailed, RecordTooLarge
+from exos_common.bus.port import (
+    BusRecord,
+    Delivery,
+    Headers,
+    OutgoingRecord,
+    PartitionsCallback,
+    TopicPartition,
+)
+from exos_common.settings import KafkaSettings
+from exos_common.topics import TopicSpec
+
+_TOPIC_ALREADY_EXISTS = 36
+_JOIN_TIMEOUT_S = 30.0
+
+
+def connection_options(settings: KafkaSettings) -> dict[str, Any]:
+    """Options every aiokafka client of EXOS shares (bootstrap, security)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol.startswith("SASL"):
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": settings.kafka_sasl_password,
+        }
+    if settings.kafka_security_protocol.endswith("SSL"):
+        from aiokafka.helpers import create_ssl_context
+
+        options["ssl_context"] = create_ssl_context()
+    return options
+
+
+class KafkaBus:
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._options = connection_options(settings)
+        self._broker = KafkaBroker(
+            settings.kafka_bootstrap,
+            client_id=f"{settings.kafka_client_id}-producer",
+            acks="all",
+            enable_idempotence=True,
+            compression_type="lz4",
+            linger_ms=5,
+            max_request_size=settings.kafka_max_message_bytes,
+            request_timeout_ms=int(settings.kafka_publish_timeout_s * 1000),
+            **_faststream_security(settings),
+        )
+
+    async def start(self) -> None:
+        await self._broker.start()
+
+    async def stop(self) -> None:
+        await self._broker.stop()
+
+    async def ping(self) -> bool:
+        return bool(await self._broker.ping(timeout=5.0))
+
+    async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
+        admin = AIOKafkaAdminClient(client_id=self._settings.kafka_client_id, **self._options)
+        await admin.start()
+        try:
+            response = await admin.create_topics(
+                [
+                    NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.configs)
+                    for s in specs
+                ]
+            )
+            for name, code, *rest in response.topic_errors:
+                if code not in (0, _TOPIC_ALREADY_EXISTS):
+                    raise KafkaError(f"creating topic {name} failed with error {code}: {rest}")
+        finally:
+            await admin.close()
+
+    async def publish(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Headers | None = None,
+    ) -> Delivery:
+        return (await self.publish_many([OutgoingRecord(topic, value, key, headers or [])]))[0]
+
+    async def publish_many(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
+        try:
+            async with asyncio.timeout(self._settings.kafka_publish_timeout_s):
+                # Queue every record first (the producer batches them), then wait for
+                # all acknowledgements together.
+                futures = [
+                    await self._broker.publish(
+                        r.value,
+                        r.topic,
+                        key=r.key,
+                        headers={name: value.decode() for name, value in r.headers},
+                        no_confirm=True,
+                    )
+                    for r in records
+                ]
+                metadata = await asyncio.gather(*futures)
+        except MessageSizeTooLargeError as exc:
+            raise RecordTooLarge(str(exc)) from exc
+        except (TimeoutError, KafkaError) as exc:
+            raise BusUnavailable(f"Kafka did not acknowledge: {exc!r}") from exc
+        return [Delivery(m.topic, m.partition, m.offset) for m in metadata]
+
+    async def consumer(
+        self,
+        topics: Sequence[str],
+        group_id: str,
+        *,
+        on_assign: PartitionsCallback | None = None,
+        on_revoke: PartitionsCallback | None = None,
+    ) -> KafkaConsumer:
+        consumer = KafkaConsumer(self._settings, self._options, group_id, on_assign, on_revoke)
+        await consumer.start(topics)
+        return consumer
+
+
+def _faststream_security(settings: KafkaSettings) -> dict[str, Any]:
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return {}
+    from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
+
+    use_ssl = settings.kafka_security_protocol.endswith("SSL")
+    mechanisms = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256}
+    mechanism = mechanisms.get(settings.kafka_sasl_mechanism, SASLScram512)
+    return {
+        "security": mechanism(
+            username=settings.kafka_sasl_username or "",
+            password=settings.kafka_sasl_password or "",
+            use_ssl=use_ssl,
+        )
+    }
+
+
+def _to_kafka(tp: TopicPartition) -> KafkaTopicPartition:
+    return KafkaTopicPartition(tp.topic, tp.partition)
+
+
+def _from_kafka(tp: KafkaTopicPartition) -> TopicPartition:
+    return TopicPartition(tp.topic, tp.partition)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: KafkaConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._owner.handle_revoke({_from_kafka(tp) for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self._owner.handle_assign({_from_kafka(tp) for tp in assigned})
+
+
+class KafkaConsumer:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        options: dict[str, Any],
+        group_id: str,
+        on_assign: PartitionsCallback | None,
+        on_revoke: PartitionsCallback | None,
+    ) -> None:
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+        self._joined = asyncio.Event()
+        self._closing = False
+        self._consumer = AIOKafkaConsumer(
+            group_id=group_id,
+            client_id=f"{settings.kafka_client_id}-{group_id}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=settings.kafka_max_message_bytes,
+            fetch_max_bytes=max(52_428_800, settings.kafka_max_message_bytes),
+            **options,
+        )
+
+    async def start(self, topics: Sequence[str]) -> None:
+        self._consumer.subscribe(list(topics), listener=_Listener(self))
+        await self._consumer.start()
+        # aiokafka joins the group in a background task; a consumer is only useful once
+        # the group has given it its partitions.
+        try:
+            async with asyncio.timeout(_JOIN_TIMEOUT_S):
+                await self._joined.wait()
+        except TimeoutError as exc:
+            await self._consumer.stop()
+            raise BusUnavailable(f"could not join consumer group in {_JOIN_TIMEOUT_S}s") from exc
+
+    async def handle_revoke(self, partitions: set[TopicPartition]) -> None:
+        if partitions and self._on_revoke is not None and not self._closing:
+            await self._on_revoke(partitions)
+
+    async def handle_assign(self, partitions: set[TopicPartition]) -> None:
+        self._joined.set()
+        if partitions and self._on_assign is not None:
+            await self._on_assign(partitions)
+
+    async def fetch(self, max_records: int, timeout_s: float) -> list[BusRecord]:
+        by_partition = await self._consumer.getmany(
+            timeout_ms=int(timeout_s * 1000), max_records=max_records
+        )
+        return [
+            BusRecord(
+                topic=r.topic,
+                partition=r.partition,
+                offset=r.offset,
+                key=r.key,
+                value=r.value,
+                headers=list(r.headers),
+                timestamp_ms=r.timestamp,
+            )
+            for records in by_partition.values()
+            for r in records
+        ]
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit({_to_kafka(tp): off for tp, off in offsets.items()})
+        except (CommitFailedError, KafkaError) as exc:
+            raise CommitFailed(str(exc)) from exc
+
+    async def committed(self, partition: TopicPartition) -> int | None:
+        result = await self._consumer.committed(_to_kafka(partition))
+        return None if result is None else int(result)
+
+    def assignment(self) -> set[TopicPartition]:
+        return {_from_kafka(tp) for tp in self._consumer.assignment()}
+
+    def pause(self, partitions: Collection[TopicPartition]) -> None:
+        owned = self._consumer.assignment()
+        self._consumer.pause(*[tp for tp in map(_to_kafka, partitions) if tp in owned])
+
+    def resume(self, partitions: Collection[TopicPartition]) -> None:
+        self._consumer.resume(*map(_to_kafka, partitions))
+
+    def paused(self) -> set[TopicPartition]:
+        return {_from_kafka(tp) for tp in self._consumer.paused()}
+
+    async def lag(self) -> dict[TopicPartition, int]:
+        assigned = list(self._consumer.assignment())
+        if not assigned:
+            return {}
+        ends = await self._consumer.end_offsets(assigned)
+        lags = {}
+        for tp in assigned:
+            committed = await self._consumer.committed(tp)
+            lags[_from_kafka(tp)] = ends[tp] - (committed or 0)
+        return lags
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        if self._on_revoke is not None and self.assignment():
+            await self._on_revoke(self.assignment())
+        self._closing = True
+        await self._consumer.stop()

@@ -1,0 +1,253 @@
+"""In-process bus for the all-in-one mode and pipeline tests.
+
+It keeps Kafka's semantics that the services rely on (see `bus.port`): partitions
+chosen by Kafka's murmur2 partitioner, per-partition order, consumer groups sharing
+partitions, explicit commits, redelivery of uncommitted records after a rebalance,
+pause/resume, revoke callbacks. Records live in memory for the life of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka.partitioner import murmur2
+
+from exos_common.bus.port import (
+    BusRecord,
+    Delivery,
+    Headers,
+    OutgoingRecord,
+    PartitionsCallback,
+    TopicPartition,
+)
+from exos_common.bus.errors import CommitFailed, RecordTooLarge, UnknownTopic
+from exos_common.topics import TopicSpec
+
+
+def partition_for(key: bytes | None, partitions: int, round_robin: itertools.count[int]) -> int:
+    """Kafka's default partitioner: murmur2 of the key, positive, modulo partitions."""
+    if key is None:
+        return next(round_robin) % partitions
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+@dataclass
+class _Topic:
+    partitions: list[list[BusRecord]]
+    round_robin: itertools.count[int] = field(default_factory=itertools.count)
+
+
+@dataclass
+class _Group:
+    members: list[InProcessConsumer] = field(default_factory=list)
+    committed: dict[TopicPartition, int] = field(default_factory=dict)
+
+
+class InProcessBus:
+    def __init__(self, max_message_bytes: int = 8 * 1024 * 1024) -> None:
+        self._max_message_bytes = max_message_bytes
+        self._topics: dict[str, _Topic] = {}
+        self._groups: dict[str, _Group] = {}
+        self._arrived = asyncio.Condition()
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        for group in self._groups.values():
+            for member in list(group.members):
+                await member.close()
+
+    async def ping(self) -> bool:
+        return True
+
+    async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
+        for spec in specs:
+            self._topics.setdefault(spec.name, _Topic([[] for _ in range(spec.partitions)]))
+
+    async def publish(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Headers | None = None,
+    ) -> Delivery:
+        return (await self.publish_many([OutgoingRecord(topic, value, key, headers or [])]))[0]
+
+    async def publish_many(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
+        for record in records:
+            self._check(record)
+        deliveries = [self._append(record) for record in records]
+        async with self._arrived:
+            self._arrived.notify_all()
+        return deliveries
+
+    def _check(self, record: OutgoingRecord) -> None:
+        if record.topic not in self._topics:
+            raise UnknownTopic(record.topic)
+        size = len(record.value) + len(record.key or b"")
+        if size > self._max_message_bytes:
+            raise RecordTooLarge(f"{size} bytes > limit {self._max_message_bytes}")
+
+    def _append(self, record: OutgoingRecord) -> Delivery:
+        topic = self._topics[record.topic]
+        partition = partition_for(record.key, len(topic.partitions), topic.round_robin)
+        log = topic.partitions[partition]
+        log.append(
+            BusRecord(
+                topic=record.topic,
+                partition=partition,
+                offset=len(log),
+                key=record.key,
+                value=record.value,
+                headers=list(record.headers),
+                timestamp_ms=int(time.time() * 1000),
+            )
+        )
+        return Delivery(record.topic, partition, len(log) - 1)
+
+    async def consumer(
+        self,
+        topics: Sequence[str],
+        group_id: str,
+        *,
+        on_assign: PartitionsCallback | None = None,
+        on_revoke: PartitionsCallback | None = None,
+    ) -> InProcessConsumer:
+        for topic in topics:
+            if topic not in self._topics:
+                raise UnknownTopic(topic)
+        group = self._groups.setdefault(group_id, _Group())
+        member = InProcessConsumer(self, group, tuple(topics), on_assign, on_revoke)
+        group.members.append(member)
+        await self._rebalance(group)
+        return member
+
+    async def _rebalance(self, group: _Group) -> None:
+        """Deal the group's partitions round-robin over its members, revoking before
+        assigning, as Kafka's consumer protocol does."""
+        wanted: dict[InProcessConsumer, set[TopicPartition]] = {m: set() for m in group.members}
+        all_partitions = sorted(
+            {
+                TopicPartition(topic, p)
+                for member in group.members
+                for topic in member.topics
+                for p in range(len(self._topics[topic].partitions))
+            }
+        )
+        subscribers = {
+            tp: [m for m in group.members if tp.topic in m.topics] for tp in all_partitions
+        }
+        for index, tp in enumerate(all_partitions):
+            candidates = subscribers[tp]
+            wanted[candidates[index % len(candidates)]].add(tp)
+        for member, partitions in wanted.items():
+            await member.revoke(member.assignment() - partitions)
+        for member, partitions in wanted.items():
+            await member.assign(partitions - member.assignment())
+
+    def _leave(self, member: InProcessConsumer) -> None:
+        member.group.members.remove(member)
+
+    def _log(self, tp: TopicPartition) -> list[BusRecord]:
+        return self._topics[tp.topic].partitions[tp.partition]
+
+
+class InProcessConsumer:
+    def __init__(
+        self,
+        bus: InProcessBus,
+        group: _Group,
+        topics: tuple[str, ...],
+        on_assign: PartitionsCallback | None,
+        on_revoke: PartitionsCallback | None,
+    ) -> None:
+        self.group = group
+        self.topics = topics
+        self._bus = bus
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+        self._positions: dict[TopicPartition, int] = {}
+        self._paused: set[TopicPartition] = set()
+        self._closed = False
+
+    async def revoke(self, partitions: set[TopicPartition]) -> None:
+        if partitions and self._on_revoke is not None:
+            await self._on_revoke(set(partitions))
+        for tp in partitions:
+            self._positions.pop(tp, None)
+            self._paused.discard(tp)
+
+    async def assign(self, partitions: set[TopicPartition]) -> None:
+        for tp in partitions:
+            self._positions[tp] = self.group.committed.get(tp, 0)
+        if partitions and self._on_assign is not None:
+            await self._on_assign(set(partitions))
+
+    async def fetch(self, max_records: int, timeout_s: float) -> list[BusRecord]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            batch = self._take(max_records)
+            remaining = deadline - time.monotonic()
+            if batch or remaining <= 0 or self._closed:
+                return batch
+            async with self._bus._arrived:
+                try:
+                    await asyncio.wait_for(self._bus._arrived.wait(), remaining)
+                except TimeoutError:
+                    pass
+
+    def _take(self, max_records: int) -> list[BusRecord]:
+        batch: list[BusRecord] = []
+        for tp in sorted(self._positions):
+            if tp in self._paused:
+                continue
+            position = self._positions[tp]
+            taken = self._bus._log(tp)[position : position + max_records - len(batch)]
+            self._positions[tp] = position + len(taken)
+            batch.extend(taken)
+            if len(batch) >= max_records:
+                break
+        return batch
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        for tp, offset in offsets.items():
+            if tp not in self._positions:
+                raise CommitFailed(f"{tp} is not assigned to this consumer")
+            self.group.committed[tp] = offset
+
+    async def committed(self, partition: TopicPartition) -> int | None:
+        return self.group.committed.get(partition)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._positions)
+
+    def pause(self, partitions: Collection[TopicPartition]) -> None:
+        self._paused |= set(partitions) & set(self._positions)
+
+    def resume(self, partitions: Collection[TopicPartition]) -> None:
+        self._paused -= set(partitions)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self._paused)
+
+    async def lag(self) -> dict[TopicPartition, int]:
+        return {
+            tp: len(self._bus._log(tp)) - self.group.committed.get(tp, 0)
+            for tp in self._positions
+        }
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.revoke(self.assignment())
+        self._bus._leave(self)
+        if self.group.members:
+            await self._bus._rebalance(self.group)
+
