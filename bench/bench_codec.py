@@ -16,11 +16,10 @@ import time
 from collections.abc import Callable
 
 import lz4.frame
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span
-
 from exos_common import codec
 from exos_common.messages import ClientContext, SpanRecord
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span
 
 
 def sample_span(i: int) -> SpanRecord:
@@ -109,7 +108,9 @@ def proto_decode(value: bytes) -> SpanRecord:
     message = ResourceSpans.FromString(value)
     resource = _attrs(message.resource.attributes)
     client = {
-        k[len(_CLIENT_PREFIX) :]: resource.pop(k) for k in list(resource) if k.startswith(_CLIENT_PREFIX)
+        k[len(_CLIENT_PREFIX) :]: resource.pop(k)
+        for k in list(resource)
+        if k.startswith(_CLIENT_PREFIX)
     }
     scope_spans = message.scope_spans[0]
     span = scope_spans.spans[0]
@@ -163,11 +164,12 @@ def run(count: int) -> None:
         ),
     }
     print(f"{count} click spans, encode and decode into SpanRecord (higher is better)")
-    print(f"{'codec':32} {'encode rec/s':>13} {'decode rec/s':>13} {'bytes/rec':>10} {'lz4 B/rec':>10}")
+    columns = ("encode rec/s", "decode rec/s", "bytes/rec", "lz4 B/rec")
+    print(f"{'codec':32} " + " ".join(f"{c:>13}" for c in columns))
     for name, (enc, dec, values) in rows.items():
         raw = sum(map(len, values)) / count
         packed = len(lz4.frame.compress(b"".join(values[:500]))) / min(500, count)
-        print(f"{name:32} {enc:13,.0f} {dec:13,.0f} {raw:10.0f} {packed:10.0f}")
+        print(f"{name:32} {enc:13,.0f} {dec:13,.0f} {raw:13.0f} {packed:13.0f}")
 
 
 if __name__ == "__main__":

@@ -105,11 +105,7 @@ def _log_decoder_v1(cls: type[LogRecord]) -> Callable[[dict[str, Any]], LogRecor
 
 def _scalar_types(cls: type) -> dict[str, type]:
     simple = {"int": int, "str": str}
-    return {
-        f.name: simple[str(f.type)]
-        for f in dataclasses.fields(cls)
-        if str(f.type) in simple
-    }
+    return {f.name: simple[str(f.type)] for f in dataclasses.fields(cls) if str(f.type) in simple}
 
 
 _SCALAR_TYPES: dict[type, dict[str, type]] = {

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka.partitioner import murmur2
-
 from exos_common.bus import (
     Bus,
     BusRecord,
@@ -78,7 +77,11 @@ async def test_records_of_one_key_keep_their_order_in_one_partition(bus: Bus) ->
     topic = await new_topic(bus)
     sessions = [f"s{i}".encode() for i in range(6)]
     await bus.publish_many(
-        [OutgoingRecord(topic, f"{s.decode()}:{n}".encode(), s) for n in range(20) for s in sessions]
+        [
+            OutgoingRecord(topic, f"{s.decode()}:{n}".encode(), s)
+            for n in range(20)
+            for s in sessions
+        ]
     )
     consumer = await bus.consumer([topic], group())
     records = await drain(consumer, 120)
@@ -104,7 +107,7 @@ async def test_key_value_and_headers_round_trip(bus: Bus) -> None:
 
 async def test_three_mebibyte_record_round_trips(bus: Bus) -> None:
     topic = await new_topic(bus, partitions=1)
-    snapshot = (b'{"type":2,"data":"' + b"x" * (3 * 1024 * 1024) + b'"}')
+    snapshot = b'{"type":2,"data":"' + b"x" * (3 * 1024 * 1024) + b'"}'
     await bus.publish(topic, snapshot, key=b"s")
     consumer = await bus.consumer([topic], group())
     [record] = await drain(consumer, 1)

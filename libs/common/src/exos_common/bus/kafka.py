@@ -1,11 +1,11 @@
 """Kafka adapter of the bus port.
 
-Publishing goes through FastStream's `KafkaBroker` (aiokafka underneath) configured as
-an idempotent producer with acks=all, so `publish` returns only once every in-sync
-replica has the record. Consuming uses aiokafka's consumer directly: the pipeline
-needs batches accumulated across polls, commits of explicit offsets per partition,
-pause/resume and a revoke hook, while FastStream's subscribers acknowledge by
-committing the consumer's whole position (README, design section).
+Built on aiokafka, the client FastStream wraps, used directly: the port needs binary
+headers, commits of explicit offsets per partition, batches accumulated across polls,
+pause/resume and a revoke hook, which FastStream's publish (str headers) and
+subscribers (acks commit the whole position) do not give (README, design section).
+The producer is idempotent with acks=all, so `publish` returns only once every
+in-sync replica has the record.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ import asyncio
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
-from faststream.kafka import KafkaBroker
 
 from exos_common.bus.errors import BusUnavailable, CommitFailed, RecordTooLarge
 from exos_common.bus.port import (
@@ -59,8 +58,7 @@ class KafkaBus:
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
         self._options = connection_options(settings)
-        self._broker = KafkaBroker(
-            settings.kafka_bootstrap,
+        self._producer = AIOKafkaProducer(
             client_id=f"{settings.kafka_client_id}-producer",
             acks="all",
             enable_idempotence=True,
@@ -68,17 +66,25 @@ class KafkaBus:
             linger_ms=5,
             max_request_size=settings.kafka_max_message_bytes,
             request_timeout_ms=int(settings.kafka_publish_timeout_s * 1000),
-            **_faststream_security(settings),
+            **self._options,
         )
 
     async def start(self) -> None:
-        await self._broker.start()
+        try:
+            await self._producer.start()
+        except KafkaError as exc:
+            raise BusUnavailable(f"cannot reach Kafka at {self._settings.kafka_bootstrap}") from exc
 
     async def stop(self) -> None:
-        await self._broker.stop()
+        await self._producer.stop()
 
     async def ping(self) -> bool:
-        return bool(await self._broker.ping(timeout=5.0))
+        try:
+            async with asyncio.timeout(5.0):
+                await self._producer.client.fetch_all_metadata()
+        except (TimeoutError, KafkaError):
+            return False
+        return True
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         admin = AIOKafkaAdminClient(client_id=self._settings.kafka_client_id, **self._options)
@@ -112,13 +118,7 @@ class KafkaBus:
                 # Queue every record first (the producer batches them), then wait for
                 # all acknowledgements together.
                 futures = [
-                    await self._broker.publish(
-                        r.value,
-                        r.topic,
-                        key=r.key,
-                        headers={name: value.decode() for name, value in r.headers},
-                        no_confirm=True,
-                    )
+                    await self._producer.send(r.topic, r.value, key=r.key, headers=r.headers)
                     for r in records
                 ]
                 metadata = await asyncio.gather(*futures)
@@ -139,23 +139,6 @@ class KafkaBus:
         consumer = KafkaConsumer(self._settings, self._options, group_id, on_assign, on_revoke)
         await consumer.start(topics)
         return consumer
-
-
-def _faststream_security(settings: KafkaSettings) -> dict[str, Any]:
-    if settings.kafka_security_protocol == "PLAINTEXT":
-        return {}
-    from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
-
-    use_ssl = settings.kafka_security_protocol.endswith("SSL")
-    mechanisms = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256}
-    mechanism = mechanisms.get(settings.kafka_sasl_mechanism, SASLScram512)
-    return {
-        "security": mechanism(
-            username=settings.kafka_sasl_username or "",
-            password=settings.kafka_sasl_password or "",
-            use_ssl=use_ssl,
-        )
-    }
 
 
 def _to_kafka(tp: TopicPartition) -> KafkaTopicPartition:

@@ -9,6 +9,7 @@ pause/resume, revoke callbacks. Records live in memory for the life of the proce
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 from aiokafka.partitioner import murmur2
 
+from exos_common.bus.errors import CommitFailed, RecordTooLarge, UnknownTopic
 from exos_common.bus.port import (
     BusRecord,
     Delivery,
@@ -24,7 +26,6 @@ from exos_common.bus.port import (
     PartitionsCallback,
     TopicPartition,
 )
-from exos_common.bus.errors import CommitFailed, RecordTooLarge, UnknownTopic
 from exos_common.topics import TopicSpec
 
 
@@ -32,7 +33,7 @@ def partition_for(key: bytes | None, partitions: int, round_robin: itertools.cou
     """Kafka's default partitioner: murmur2 of the key, positive, modulo partitions."""
     if key is None:
         return next(round_robin) % partitions
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 @dataclass
@@ -197,10 +198,8 @@ class InProcessConsumer:
             if batch or remaining <= 0 or self._closed:
                 return batch
             async with self._bus._arrived:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._bus._arrived.wait(), remaining)
-                except TimeoutError:
-                    pass
 
     def _take(self, max_records: int) -> list[BusRecord]:
         batch: list[BusRecord] = []
@@ -238,8 +237,7 @@ class InProcessConsumer:
 
     async def lag(self) -> dict[TopicPartition, int]:
         return {
-            tp: len(self._bus._log(tp)) - self.group.committed.get(tp, 0)
-            for tp in self._positions
+            tp: len(self._bus._log(tp)) - self.group.committed.get(tp, 0) for tp in self._positions
         }
 
     async def close(self) -> None:
@@ -250,4 +248,3 @@ class InProcessConsumer:
         self._bus._leave(self)
         if self.group.members:
             await self._bus._rebalance(self.group)
-
