@@ -1,0 +1,222 @@
+"""ASGI app answering the ClickHouse HTTP interface from an embedded chDB engine.
+
+Request flow: URL (or multipart form) parameters -> RequestSpec; the body is decoded chunk
+by chunk; an `INSERT ... FORMAT X` in the `query` parameter streams the body into the
+engine as data (constant memory, nothing committed unless the whole body parsed); any
+other request concatenates `query` + "\\n" + body into one statement, as ClickHouse does.
+Engine calls run in worker threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from anyio import to_thread
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import ClientDisconnect
+
+from exos_common.chserver import protocol as p
+from exos_common.chserver.engine import Engine, EngineError, Outcome
+from exos_common.chserver.metrics import ServerMetrics
+
+log = structlog.get_logger("exos.chserver")
+
+INSERT_APPEND_BYTES = 1 << 20  # fewer, larger appends: each one is a thread hop + parse call
+COMPRESS_OFF_LOOP_BYTES = 256 << 10
+
+
+def create_app(data_dir: Path, *, drain_timeout_s: float = 30.0) -> FastAPI:
+    """The server for the chDB folder `data_dir`; the engine starts in the lifespan."""
+    engine = Engine(data_dir)
+    metrics = ServerMetrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await to_thread.run_sync(engine.open)
+        log.info("engine_started", data_dir=engine.path, version=engine.version)
+        yield
+        drained = await to_thread.run_sync(engine.close, drain_timeout_s)
+        log.info("engine_stopped", data_dir=engine.path, drained=drained)
+
+    app = FastAPI(title="EXOS embedded ClickHouse", lifespan=lifespan, openapi_url=None)
+    app.state.engine = engine
+    app.state.metrics = metrics
+
+    @app.api_route("/ping", methods=["GET", "HEAD"])
+    async def ping() -> Response:
+        return PlainTextResponse("Ok.\n")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        try:
+            await to_thread.run_sync(engine.query, "SELECT 1", "TabSeparated")
+        except EngineError as ex:
+            error = {"code": "clickhouse_unavailable", "message": ex.message}
+            return JSONResponse({"error": error}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.api_route("/", methods=["GET", "POST"])
+    async def clickhouse(request: Request) -> Response:
+        return await _handle(engine, metrics, request)
+
+    return app
+
+
+async def _handle(engine: Engine, metrics: ServerMetrics, request: Request) -> Response:
+    started = time.perf_counter()
+    query_id = request.query_params.get("query_id") or str(uuid.uuid4())
+    kind = "query"
+    try:
+        spec = p.parse_params(request.query_params.multi_items())
+        chunks = _decoded(request, p.body_decoder(request.headers.get("content-encoding")))
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            form = p.parse_form(content_type, await _read_all(chunks))
+            spec = p.parse_params([*request.query_params.multi_items(), *form])
+            chunks = _empty()
+        insert = p.split_insert(spec.query) if spec.query else None
+        if insert is not None:
+            kind = "insert"
+            outcome = await _stream_insert(engine, spec, insert, chunks)
+            fmt = None
+        else:
+            sql = _join(spec.query, await _read_all(chunks))
+            if not sql.strip():
+                if request.method == "GET":
+                    return PlainTextResponse("Ok.\n")  # ClickHouse answers GET / like /ping
+                raise p.ProtocolError(p.SYNTAX_ERROR, "Empty query")
+            head = sql[:4096].decode("utf-8", "replace")
+            kind = "insert" if p.strip_leading_noise(head)[:6].upper() == "INSERT" else "query"
+            outcome = await to_thread.run_sync(_run_query, engine, sql, spec)
+            fmt = _result_format(sql, spec.default_format, outcome) if kind == "query" else None
+    except (p.ProtocolError, EngineError) as ex:
+        return _error(engine, metrics, ex, kind, query_id, time.perf_counter() - started)
+    except ClientDisconnect:
+        log.info("client_disconnected", kind=kind, query_id=query_id)
+        return Response(status_code=400)
+    elapsed = time.perf_counter() - started
+    metrics.observe(kind, elapsed, outcome.written_rows)
+    log.debug("request", kind=kind, query_id=query_id, seconds=round(elapsed, 6), written_rows=outcome.written_rows)
+    return await _response(engine, request, spec, outcome, fmt, query_id)
+
+
+def _run_query(engine: Engine, sql: bytes, spec: p.RequestSpec) -> Outcome:
+    # Plain text goes as str: chdb also takes bytes, which inline binary insert data needs.
+    try:
+        statement: str | bytes = sql.decode("utf-8")
+    except UnicodeDecodeError:
+        statement = sql
+    return engine.query(
+        statement, spec.default_format, params=spec.params, settings=spec.settings, database=spec.database
+    )
+
+
+async def _stream_insert(
+    engine: Engine, spec: p.RequestSpec, insert: tuple[str, str], chunks: AsyncIterator[bytes]
+) -> Outcome:
+    statement, fmt = insert
+    stream = await to_thread.run_sync(
+        lambda: engine.begin_insert(statement, fmt, settings=spec.settings, database=spec.database)
+    )
+    try:
+        pending = bytearray()
+        async for chunk in chunks:
+            pending += chunk
+            if len(pending) >= INSERT_APPEND_BYTES:
+                await to_thread.run_sync(stream.append, bytes(pending))
+                pending.clear()
+        if pending:
+            await to_thread.run_sync(stream.append, bytes(pending))
+    except BaseException:
+        # Client gone, bad compression or unparsable data: commit nothing.
+        stream.cancel()
+        raise
+    return await to_thread.run_sync(stream.finish)
+
+
+async def _response(
+    engine: Engine, request: Request, spec: p.RequestSpec, outcome: Outcome, fmt: str | None, query_id: str
+) -> Response:
+    headers = {
+        "X-ClickHouse-Query-Id": query_id,
+        "X-ClickHouse-Timezone": engine.timezone,
+        "X-ClickHouse-Summary": p.summary_header(
+            outcome.read_rows, outcome.read_bytes, outcome.written_rows, outcome.written_bytes, outcome.elapsed_s
+        ),
+    }
+    body = outcome.body
+    if fmt is not None:
+        headers["X-ClickHouse-Format"] = fmt
+    encoding = p.response_encoding(request.headers.get("accept-encoding"), spec.compress_response)
+    if encoding and body:
+        if len(body) > COMPRESS_OFF_LOOP_BYTES:
+            body = await to_thread.run_sync(p.compress_body, body, encoding)
+        else:
+            body = p.compress_body(body, encoding)
+        headers["Content-Encoding"] = encoding
+    media_type = p.content_type(fmt) if fmt else "text/plain; charset=UTF-8"
+    return Response(body, headers=headers, media_type=media_type)
+
+
+def _error(
+    engine: Engine, metrics: ServerMetrics, ex: p.ProtocolError | EngineError, kind: str, query_id: str, elapsed: float
+) -> Response:
+    if isinstance(ex, EngineError):
+        code, status, text = ex.code, 500, ex.message
+    else:
+        code, status, text = ex.code, ex.status, ex.body()
+    metrics.error(kind, code, elapsed)
+    log.warning("request_failed", kind=kind, query_id=query_id, code=code, message=text[:500])
+    headers = {
+        "X-ClickHouse-Exception-Code": str(code),
+        "X-ClickHouse-Query-Id": query_id,
+        "X-ClickHouse-Timezone": engine.timezone,
+    }
+    return PlainTextResponse(text + "\n", status_code=status, headers=headers)
+
+
+def _result_format(sql: bytes, default_format: str, outcome: Outcome) -> str | None:
+    """The X-ClickHouse-Format header: only statements that answer a table get one."""
+    text = sql.decode("utf-8", "replace")
+    if outcome.body or p.produces_result(text):
+        return p.output_format(text, default_format)
+    return None
+
+
+def _join(query: str | None, body: bytes) -> bytes:
+    if query and body:
+        return query.encode() + b"\n" + body
+    return query.encode() if query else body
+
+
+async def _decoded(request: Request, decode: Callable[[bytes], bytes] | None) -> AsyncIterator[bytes]:
+    async for chunk in request.stream():
+        data = decode(chunk) if decode and chunk else chunk
+        if data:
+            yield data
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield  # pragma: no cover - makes this an async generator
+
+
+async def _read_all(chunks: AsyncIterator[bytes]) -> bytes:
+    parts = [chunk async for chunk in chunks]
+    return b"".join(parts)
+

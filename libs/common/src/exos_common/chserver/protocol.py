@@ -1,0 +1,327 @@
+"""The ClickHouse HTTP interface as pure functions: what a request asks for, how its body is
+compressed, what the response must say. No I/O here, so every rule has a unit test.
+
+What clickhouse-connect sends (driver/_backend/httpcommon.py): the SQL in the body or in the
+`query` URL parameter, `param_<name>` bind values, settings as URL parameters mixed with
+transport-only parameters, `Content-Encoding` on insert bodies (one lz4/zstd frame per block,
+concatenated), `Accept-Encoding` + `enable_http_compression=1` on queries, and multipart
+form fields instead of URL parameters when the bind values are large.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+
+import lz4.frame
+import zstandard
+
+# Parameters the HTTP layer consumes itself; forwarded with SET they would be rejected as
+# unknown settings, or would change the session rather than the query.
+TRANSPORT_PARAMS = frozenset(
+    {
+        "query",
+        "database",
+        "default_format",
+        "query_id",
+        "session_id",
+        "session_timeout",
+        "session_check",
+        "compress",
+        "decompress",
+        "buffer_size",
+        "wait_end_of_query",
+        "client_protocol_version",
+        "role",
+        "quota_key",
+        "user",
+        "password",
+        "send_progress_in_http_headers",
+        "http_headers_progress_interval_ms",
+        "enable_http_compression",
+        "http_response_buffer_size",
+        "add_http_cors_header",
+    }
+)
+
+# ClickHouse error codes for the refusals this layer raises itself.
+NOT_IMPLEMENTED = 48
+SYNTAX_ERROR = 62
+UNKNOWN_SETTING = 115
+UNKNOWN_COMPRESSION_METHOD = 89
+CANNOT_DECOMPRESS = 271
+_CODE_NAMES = {
+    NOT_IMPLEMENTED: "NOT_IMPLEMENTED",
+    SYNTAX_ERROR: "SYNTAX_ERROR",
+    UNKNOWN_SETTING: "UNKNOWN_SETTING",
+    UNKNOWN_COMPRESSION_METHOD: "UNKNOWN_COMPRESSION_METHOD",
+    CANNOT_DECOMPRESS: "CANNOT_DECOMPRESS",
+}
+
+_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ERROR_CODE = re.compile(r"Code: (\d+)\.")
+_LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
+_INSERT_WITH_FORMAT = re.compile(
+    r"^(?P<head>INSERT\s+INTO\s+.+?)\s+FORMAT\s+(?P<fmt>\w+)\s*;?\s*$", re.IGNORECASE | re.DOTALL
+)
+_TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*(?:SETTINGS\s.*)?;?\s*$", re.IGNORECASE | re.DOTALL)
+# Statements whose result is a table even when it has no rows (clickhouse-connect tells an
+# empty result from a DDL acknowledgement by the X-ClickHouse-Format header).
+_RESULT_KEYWORDS = ("SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXISTS", "EXPLAIN", "CHECK", "(")
+
+
+class ProtocolError(Exception):
+    """A request this server refuses, with the ClickHouse code and HTTP status to answer."""
+
+    def __init__(self, code: int, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+    def body(self) -> str:
+        return clickhouse_error_text(self.code, str(self))
+
+
+@dataclass
+class RequestSpec:
+    """What one HTTP request asks the engine to do, before its body is read."""
+
+    query: str | None = None
+    database: str | None = None
+    default_format: str = "TabSeparated"
+    query_id: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    compress_response: bool = False
+
+
+def parse_params(items: Iterable[tuple[str, str]]) -> RequestSpec:
+    """Split URL (or form) parameters into query, bind values, transport options and settings."""
+    spec = RequestSpec()
+    for key, value in items:
+        if key.startswith("param_"):
+            spec.params[key[len("param_") :]] = value
+        elif key == "query":
+            spec.query = value
+        elif key == "database":
+            spec.database = value or None
+        elif key == "default_format":
+            spec.default_format = value or spec.default_format
+        elif key == "query_id":
+            spec.query_id = value or None
+        elif key == "enable_http_compression":
+            spec.compress_response = value.strip() in ("1", "true")
+        elif key in ("compress", "decompress") and value.strip() not in ("", "0", "false"):
+            # ClickHouse's own block compression (CityHash-checksummed frames) is a
+            # second wire format; answering it with plain bytes would corrupt results.
+            raise ProtocolError(
+                NOT_IMPLEMENTED,
+                f"{key}=1 (ClickHouse native block compression) is not supported by the "
+                "embedded server; use HTTP Content-Encoding instead",
+            )
+        elif key not in TRANSPORT_PARAMS:
+            if not _SETTING_NAME.match(key):
+                raise ProtocolError(UNKNOWN_SETTING, f"Invalid setting name {key!r}")
+            spec.settings[key] = value
+    return spec
+
+
+def set_statement(settings: Mapping[str, str]) -> str | None:
+    """One `SET a = '1', b = 'x'` for the request's settings; quoted values are coerced by
+    the engine to the setting's type, exactly as ClickHouse applies URL parameters."""
+    if not settings:
+        return None
+    return "SET " + ", ".join(f"{name} = {quote_string(value)}" for name, value in settings.items())
+
+
+def quote_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def quote_identifier(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def strip_leading_noise(sql: str) -> str:
+    """The statement without leading whitespace and comments."""
+    return sql[_LEADING_NOISE.match(sql).end() :]  # type: ignore[union-attr]
+
+
+def split_insert(sql: str) -> tuple[str, str] | None:
+    """`INSERT INTO t (a, b) FORMAT Native` -> ("INSERT INTO t (a, b)", "Native"), the shape
+    of an insert whose data is the request body; None for any other statement."""
+    match = _INSERT_WITH_FORMAT.match(strip_leading_noise(sql))
+    if match is None:
+        return None
+    return match.group("head"), match.group("fmt")
+
+
+def output_format(sql: str, default_format: str) -> str:
+    """The format the engine answers in: a trailing FORMAT clause wins over default_format."""
+    match = _TRAILING_FORMAT.search(sql)
+    return match.group(1) if match else default_format
+
+
+def produces_result(sql: str) -> bool:
+    return strip_leading_noise(sql)[:10].upper().startswith(_RESULT_KEYWORDS)
+
+
+def content_type(fmt: str) -> str:
+    name = fmt.lower()
+    if name.startswith("json"):
+        streaming = "eachrow" in name or "lines" in name
+        return ("application/x-ndjson" if streaming else "application/json") + "; charset=UTF-8"
+    if name.startswith(("tabseparated", "tsv")):
+        return "text/tab-separated-values; charset=UTF-8"
+    if name.startswith("csv"):
+        return "text/csv; charset=UTF-8"
+    if name.startswith(("pretty", "vertical", "markdown", "values", "xml", "template")):
+        return "text/plain; charset=UTF-8"
+    return "application/octet-stream"
+
+
+def summary_header(
+    read_rows: int = 0, read_bytes: int = 0, written_rows: int = 0, written_bytes: int = 0, elapsed_s: float = 0.0
+) -> str:
+    """X-ClickHouse-Summary: ClickHouse sends every counter as a JSON string."""
+    return json.dumps(
+        {
+            "read_rows": str(read_rows),
+            "read_bytes": str(read_bytes),
+            "written_rows": str(written_rows),
+            "written_bytes": str(written_bytes),
+            "total_rows_to_read": str(read_rows),
+            "result_rows": "0",
+            "result_bytes": "0",
+            "elapsed_ns": str(int(elapsed_s * 1e9)),
+        },
+        separators=(",", ":"),
+    )
+
+
+def error_code(message: str) -> int:
+    """The ClickHouse code in an engine message; 1000 (POCO_EXCEPTION-like) when absent."""
+    match = _ERROR_CODE.search(message)
+    return int(match.group(1)) if match else 1000
+
+
+def clean_error(message: str) -> str:
+    """The engine message from `Code: ` on: chdb's Python wrappers prefix their own text."""
+    start = message.find("Code: ")
+    return (message[start:] if start >= 0 else message).strip()
+
+
+def clickhouse_error_text(code: int, message: str) -> str:
+    """The body ClickHouse writes for an exception, so clients parse ours the same way."""
+    return f"Code: {code}. DB::Exception: {message}. ({_CODE_NAMES.get(code, 'UNKNOWN_EXCEPTION')})"
+
+
+# --- request body decompression -------------------------------------------------------
+
+Decoder = Callable[[bytes], bytes]
+
+
+class _FrameChain:
+    """Decodes concatenated frames: clickhouse-connect compresses every insert block as its
+    own lz4/zstd frame, and gzip allows several members."""
+
+    def __init__(self, new: Callable[[], object]) -> None:
+        self._new = new
+        self._decoder: object = new()
+
+    def __call__(self, data: bytes) -> bytes:
+        out = bytearray()
+        while data:
+            dec = self._decoder
+            out += dec.decompress(data)  # type: ignore[attr-defined]
+            if not dec.eof:  # type: ignore[attr-defined]
+                break
+            data = dec.unused_data  # type: ignore[attr-defined]
+            self._decoder = self._new()
+        return bytes(out)
+
+
+def body_decoder(content_encoding: str | None) -> Decoder | None:
+    """A chunk-by-chunk decoder for the request's Content-Encoding, None when identity."""
+    encoding = (content_encoding or "").strip().lower()
+    if encoding in ("", "identity", "none"):
+        return None
+    if encoding == "lz4":
+        return _guard(_FrameChain(lz4.frame.LZ4FrameDecompressor))
+    if encoding == "zstd":
+        return _guard(_FrameChain(lambda: zstandard.ZstdDecompressor().decompressobj()))
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        # wbits 32+15 accepts both gzip and zlib headers: ClickHouse's "deflate" is zlib.
+        return _guard(_FrameChain(lambda: zlib.decompressobj(32 + zlib.MAX_WBITS)))
+    raise ProtocolError(
+        UNKNOWN_COMPRESSION_METHOD,
+        f"Unsupported Content-Encoding {encoding!r}; the embedded server accepts lz4, zstd, gzip, deflate",
+        status=415,
+    )
+
+
+def _guard(decoder: Decoder) -> Decoder:
+    def decode(data: bytes) -> bytes:
+        try:
+            return decoder(data)
+        except Exception as ex:  # each codec has its own error type
+            raise ProtocolError(CANNOT_DECOMPRESS, f"Cannot decompress request body: {ex}") from ex
+
+    return decode
+
+
+# --- response compression ------------------------------------------------------------
+
+RESPONSE_ENCODINGS = ("lz4", "zstd", "gzip", "deflate")
+
+
+def response_encoding(accept_encoding: str | None, enabled: bool) -> str | None:
+    """Like ClickHouse: compress only when enable_http_compression=1, in the first encoding
+    the client lists that this server can produce."""
+    if not enabled or not accept_encoding:
+        return None
+    for part in accept_encoding.split(","):
+        name, _, quality = part.strip().partition(";")
+        if name.strip().lower() in RESPONSE_ENCODINGS and quality.strip() not in ("q=0", "q=0.0"):
+            return name.strip().lower()
+    return None
+
+
+def compress_body(data: bytes, encoding: str) -> bytes:
+    if encoding == "lz4":
+        return bytes(lz4.frame.compress(data))
+    if encoding == "zstd":
+        return zstandard.ZstdCompressor(level=1).compress(data)
+    if encoding == "gzip":
+        comp = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        return comp.compress(data) + comp.flush()
+    if encoding == "deflate":
+        return zlib.compress(data, 1)
+    raise ValueError(f"unsupported response encoding {encoding}")
+
+
+# --- multipart form (clickhouse-connect moves large bind values there) -----------------
+
+
+def parse_form(content_type_header: str, body: bytes) -> list[tuple[str, str]]:
+    """The text fields of a multipart/form-data body. File fields are external tables,
+    which chdb's query API cannot take, so they are refused."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type_header.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    if not message.is_multipart():
+        raise ProtocolError(SYNTAX_ERROR, "Malformed multipart/form-data body")
+    fields: list[tuple[str, str]] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if part.get_filename() is not None:
+            raise ProtocolError(NOT_IMPLEMENTED, "External data (file fields) is not supported")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            fields.append((name, payload.decode("utf-8")))
+    return fields
