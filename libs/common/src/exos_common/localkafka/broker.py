@@ -11,7 +11,9 @@ Data folder layout (everything a broker owns, so deleting the folder resets it):
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -150,9 +152,17 @@ def random_cluster_id() -> str:
             return text
 
 
+def java_executable() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java or not Path(java).is_file():
+        raise BrokerStartError("Java 17+ is needed: put `java` on PATH or set JAVA_HOME")
+    return java
+
+
 def java_command(dist: KafkaDist, data_dir: Path, main: str, *args: str) -> list[str]:
     return [
-        "java",
+        java_executable(),
         *DEFAULT_HEAP,
         "-XX:+UseG1GC",
         "-XX:MaxGCPauseMillis=20",
@@ -218,9 +228,13 @@ def start_broker(
     (data_dir / PID_FILE).write_text(f"{proc.pid}\n")
     try:
         wait_until_accepts_produce(cfg.bootstrap, timeout_s, alive=lambda: proc.poll() is None)
-    except BrokerNotReady as exc:
+    except BaseException as exc:
+        # Also on Ctrl-C: a half-started broker nobody waits for would hold the port.
         stop_broker(data_dir)
-        raise BrokerStartError(f"{exc}\n--- broker log tail ---\n{log_tail(data_dir)}") from exc
+        if isinstance(exc, BrokerNotReady):
+            tail = log_tail(data_dir)
+            raise BrokerStartError(f"{exc}\n--- broker log tail ---\n{tail}") from exc
+        raise
     return RunningBroker(
         cfg.bootstrap, proc.pid, data_dir, dist.version, time.monotonic() - started
     )
@@ -233,11 +247,16 @@ def stop_broker(data_dir: Path, timeout_s: float = 30.0) -> bool:
     (data_dir / PID_FILE).unlink(missing_ok=True)
     if pid is None:
         return False
-    os.kill(pid, signal.SIGTERM)
+    _signal(pid, signal.SIGTERM)
     if not _wait_gone(pid, timeout_s):
-        os.kill(pid, signal.SIGKILL)
+        _signal(pid, signal.SIGKILL)
         _wait_gone(pid, 10.0)
     return True
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it may have exited on its own meanwhile
+        os.kill(pid, sig)
 
 
 def read_pid(data_dir: Path) -> int | None:
@@ -246,17 +265,25 @@ def read_pid(data_dir: Path) -> int | None:
         pid = int((data_dir / PID_FILE).read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if is_broker_process(pid) else None
+    return pid if is_broker_process(pid, data_dir) else None
 
 
-def is_broker_process(pid: int) -> bool:
-    # Check the command line too: after a reboot the pid may belong to someone else.
+def is_broker_process(pid: int, data_dir: Path | None = None) -> bool:
+    """Alive (not a zombie) and, with `data_dir`, the broker of that folder.
+
+    The command line is checked because after a reboot a stale pid file may name an
+    unrelated process; the data folder appears in it through the config paths.
+    """
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
+    except (OSError, IndexError):
         return False
-    return state != "Z" and b"kafka.Kafka" in cmdline
+    if data_dir is not None and (
+        b"kafka.Kafka" not in cmdline or str(data_dir).encode() not in cmdline
+    ):
+        return False
+    return state != "Z"
 
 
 def _wait_gone(pid: int, timeout_s: float) -> bool:

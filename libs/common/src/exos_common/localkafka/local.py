@@ -14,10 +14,7 @@ def start_local_broker(data_dir: Path, port: int, *, timeout_s: float = 120.0) -
 
     Topics and producers get `EXOS_KAFKA_MAX_MESSAGE_BYTES`, so the broker accepts them.
     """
-    # Values come from EXOS_* variables; without the pydantic mypy plugin, mypy takes
-    # `Field(default, ...)` fields for required constructor arguments.
-    runtime = RuntimeSettings()  # type: ignore[call-arg]
-    kafka = KafkaSettings()  # type: ignore[call-arg]
+    runtime, kafka = RuntimeSettings(), KafkaSettings()
     dist = fetch_kafka(kafka.kafka_version, runtime.cache_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     return start_broker(
