@@ -3,4 +3,5 @@
 pytest_plugins = [
     "exos_common.testing.kafka",
     "exos_common.testing.clickhouse",
+    "exos_common.testing.chdb",
 ]

@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+import typer
+from exos_common.schema import MigrationError
+from exos_common.schema import migrate as run_migrations
+from exos_common.settings import StoreSettings
+from exos_common.store import StoreError, open_store
+
 
 def migrate() -> None:
-    """Apply schema migrations to the configured ClickHouse (EXOS_CLICKHOUSE_URL)."""
-    raise NotImplementedError
+    """Apply schema migrations and retention settings to EXOS_CLICKHOUSE_URL."""
+    settings = StoreSettings()
+    store = open_store(settings, create_database=True)
+    try:
+        report = run_migrations(store, settings, settings.clickhouse_dedup_window)
+    except (MigrationError, StoreError) as exc:
+        typer.echo(f"migration failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+    for label in report.applied:
+        typer.echo(f"applied {label}")
+    for change in report.reconciled:
+        typer.echo(f"reconciled {change}")
+    typer.echo(
+        f"schema up to date on {settings.clickhouse_url} "
+        f"(database {settings.clickhouse_database}): {len(report.applied)} applied, "
+        f"{len(report.already_applied)} already applied"
+    )

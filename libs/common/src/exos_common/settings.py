@@ -80,8 +80,9 @@ class ClickHouseSettings(BaseSettings):
     model_config = _CONFIG
 
     clickhouse_url: str = Field(
-        "chdb:///./.exos/clickhouse",
-        description="`chdb:///path` (embedded engine) or `http(s)://user:pass@host:8123`.",
+        "chdb://.exos/clickhouse",
+        description="`chdb://PATH` (embedded engine; `chdb:///abs/path` or a path relative "
+        "to the working folder) or `http(s)://host:8123` (a ClickHouse server).",
     )
     clickhouse_database: str = Field("default", description="Database holding the EXOS tables.")
     clickhouse_user: str | None = Field(None, description="User for an HTTP ClickHouse.")
