@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 
 import lz4.frame
-from exos_common import codec
-from exos_common.messages import ClientContext, SpanRecord
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span
+
+from exos_common import codec
+from exos_common.messages import ClientContext, SpanRecord
 
 
 def sample_span(i: int) -> SpanRecord:

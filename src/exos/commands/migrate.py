@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+
 from exos_common.schema import MigrationError
 from exos_common.schema import migrate as run_migrations
 from exos_common.settings import StoreSettings

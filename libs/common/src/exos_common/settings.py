@@ -24,7 +24,7 @@ class RuntimeSettings(BaseSettings):
 
     environment: Literal["development", "production", "test"] = Field(
         "development",
-        description="`production` turns on the checks that refuse unsafe defaults.",
+        description="Where this runs: `development`, `test` or `production`.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Minimum level of the JSON log lines written to stderr."
@@ -54,7 +54,7 @@ class KafkaSettings(BaseSettings):
         "PLAIN", description="SASL mechanism when the protocol is SASL_* (PLAIN, SCRAM-SHA-512)."
     )
     kafka_sasl_username: str | None = Field(None, description="SASL user name.")
-    kafka_sasl_password: str | None = Field(None, description="SASL password (a secret).")
+    kafka_sasl_password: str | None = Field(None, description="SASL password.")
     kafka_topic_partitions: int = Field(
         6, ge=1, description="Partitions of the pipeline topics when EXOS creates them."
     )
@@ -86,7 +86,7 @@ class ClickHouseSettings(BaseSettings):
     )
     clickhouse_database: str = Field("default", description="Database holding the EXOS tables.")
     clickhouse_user: str | None = Field(None, description="User for an HTTP ClickHouse.")
-    clickhouse_password: str | None = Field(None, description="Password (a secret).")
+    clickhouse_password: str | None = Field(None, description="Password for an HTTP ClickHouse.")
     clickhouse_connect_timeout_s: float = Field(10.0, gt=0, description="Connect timeout.")
     clickhouse_query_timeout_s: float = Field(300.0, gt=0, description="Per-request timeout.")
     clickhouse_dedup_window: int = Field(

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka.partitioner import murmur2
+
 from exos_common.bus import (
     Bus,
     BusRecord,

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from exos_common.settings import StoreSettings
 from exos_common.store import Store, open_store
 

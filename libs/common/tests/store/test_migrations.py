@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 
 import pytest
+
 from exos_common.schema import MigrationError, load_migrations, migrate
 from exos_common.schema.runner import render
 from exos_common.settings import RetentionSettings

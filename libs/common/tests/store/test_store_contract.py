@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+
 from exos_common.store import Store, StoreError
 
 TABLE_DDL = """
