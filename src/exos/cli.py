@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import typer
 
+from exos.commands import clickhouse, kafka, migrate
+
 app = typer.Typer(
     name="exos",
     help="EXOS Analytics: session replay, product analytics, site health, process mining.",
     no_args_is_help=True,
     add_completion=False,
 )
-
-
-def _register() -> None:
-    from exos.commands import clickhouse, kafka, migrate
-
-    app.add_typer(clickhouse.app, name="clickhouse")
-    app.add_typer(kafka.app, name="kafka")
-    app.command("migrate")(migrate.migrate)
+app.add_typer(clickhouse.app, name="clickhouse")
+app.add_typer(kafka.app, name="kafka")
+app.command("migrate")(migrate.migrate)
 
 
 def main() -> None:
-    _register()
     app()

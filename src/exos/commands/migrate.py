@@ -13,14 +13,15 @@ from exos_common.store import StoreError, open_store
 def migrate() -> None:
     """Apply schema migrations and retention settings to EXOS_CLICKHOUSE_URL."""
     settings = StoreSettings()
-    store = open_store(settings, create_database=True)
     try:
-        report = run_migrations(store, settings, settings.clickhouse_dedup_window)
+        store = open_store(settings, create_database=True)
+        try:
+            report = run_migrations(store, settings, settings.clickhouse_dedup_window)
+        finally:
+            store.close()
     except (MigrationError, StoreError) as exc:
         typer.echo(f"migration failed: {exc}", err=True)
         raise typer.Exit(1) from exc
-    finally:
-        store.close()
     for label in report.applied:
         typer.echo(f"applied {label}")
     for change in report.reconciled:
