@@ -23,9 +23,9 @@ from exos_common.bus.errors import BusUnavailable, CommitFailed, RecordTooLarge
 from exos_common.bus.port import (
     BusRecord,
     Delivery,
-    Headers,
     OutgoingRecord,
     PartitionsCallback,
+    SingleRecordPublish,
     TopicPartition,
 )
 from exos_common.settings import KafkaSettings
@@ -54,7 +54,7 @@ def connection_options(settings: KafkaSettings) -> dict[str, Any]:
     return options
 
 
-class KafkaBus:
+class KafkaBus(SingleRecordPublish):
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
         self._options = connection_options(settings)
@@ -101,16 +101,6 @@ class KafkaBus:
                     raise KafkaError(f"creating topic {name} failed with error {code}: {rest}")
         finally:
             await admin.close()
-
-    async def publish(
-        self,
-        topic: str,
-        value: bytes,
-        *,
-        key: bytes | None = None,
-        headers: Headers | None = None,
-    ) -> Delivery:
-        return (await self.publish_many([OutgoingRecord(topic, value, key, headers or [])]))[0]
 
     async def publish_many(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
         try:

@@ -21,9 +21,9 @@ from exos_common.bus.errors import CommitFailed, RecordTooLarge, UnknownTopic
 from exos_common.bus.port import (
     BusRecord,
     Delivery,
-    Headers,
     OutgoingRecord,
     PartitionsCallback,
+    SingleRecordPublish,
     TopicPartition,
 )
 from exos_common.topics import TopicSpec
@@ -48,7 +48,7 @@ class _Group:
     committed: dict[TopicPartition, int] = field(default_factory=dict)
 
 
-class InProcessBus:
+class InProcessBus(SingleRecordPublish):
     def __init__(self, max_message_bytes: int = 8 * 1024 * 1024) -> None:
         self._max_message_bytes = max_message_bytes
         self._topics: dict[str, _Topic] = {}
@@ -69,16 +69,6 @@ class InProcessBus:
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         for spec in specs:
             self._topics.setdefault(spec.name, _Topic([[] for _ in range(spec.partitions)]))
-
-    async def publish(
-        self,
-        topic: str,
-        value: bytes,
-        *,
-        key: bytes | None = None,
-        headers: Headers | None = None,
-    ) -> Delivery:
-        return (await self.publish_many([OutgoingRecord(topic, value, key, headers or [])]))[0]
 
     async def publish_many(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
         for record in records:

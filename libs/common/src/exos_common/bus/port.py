@@ -77,6 +77,23 @@ class BusRecord:
 PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
 
 
+class SingleRecordPublish:
+    """`publish` for adapters that implement `publish_many`: one code path for both."""
+
+    async def publish_many(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
+        raise NotImplementedError
+
+    async def publish(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Headers | None = None,
+    ) -> Delivery:
+        return (await self.publish_many([OutgoingRecord(topic, value, key, headers or [])]))[0]
+
+
 class Consumer(Protocol):
     async def fetch(self, max_records: int, timeout_s: float) -> list[BusRecord]:
         """Up to `max_records` records from assigned, unpaused partitions; waits at most
