@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
         args.data,
         args.host,
         args.port,
-        on_ready=lambda url: print(f"ClickHouse HTTP interface ready at {url}", flush=True),
+        on_ready=lambda url: print(url, flush=True),  # stdout: only the URL, for scripts
         log_level=runtime.log_level,
         log_format=runtime.log_format,
     )

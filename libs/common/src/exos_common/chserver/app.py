@@ -89,7 +89,10 @@ async def _handle(engine: Engine, metrics: ServerMetrics, request: Request) -> R
             form = p.parse_form(content_type, await _read_all(chunks))
             spec = p.parse_params([*request.query_params.multi_items(), *form])
             chunks = _empty()
-        insert = p.split_insert(spec.query) if spec.query else None
+        if spec.query is not None:
+            insert = p.split_insert(spec.query)
+        else:
+            insert, chunks = await _peek_inline_insert(chunks)
         if insert is not None:
             kind = "insert"
             outcome = await _stream_insert(engine, spec, insert, chunks)
@@ -209,6 +212,34 @@ async def _decoded(request: Request, decode: Callable[[bytes], bytes] | None) ->
         data = decode(chunk) if decode and chunk else chunk
         if data:
             yield data
+
+
+async def _peek_inline_insert(
+    chunks: AsyncIterator[bytes],
+) -> tuple[tuple[str, str] | None, AsyncIterator[bytes]]:
+    """Read just enough of a query-less body to tell whether it is `INSERT ... FORMAT X`
+    followed by data; return the insert (if so) and the body from where the data starts."""
+    head = b""
+    at_end = False
+    while True:
+        found = p.split_inline_insert(head, at_end)
+        if found != p.NEED_MORE:
+            break
+        try:
+            head += await chunks.__anext__()
+        except StopAsyncIteration:
+            at_end = True
+    if isinstance(found, tuple):
+        statement, fmt, offset = found
+        return (statement, fmt), _chain(head[offset:], chunks)
+    return None, _chain(head, chunks)
+
+
+async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
 
 
 async def _empty() -> AsyncIterator[bytes]:

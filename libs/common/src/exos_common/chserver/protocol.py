@@ -66,9 +66,6 @@ _CODE_NAMES = {
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ERROR_CODE = re.compile(r"Code: (\d+)\.")
 _LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
-_INSERT_WITH_FORMAT = re.compile(
-    r"^(?P<head>INSERT\s+INTO\s+.+?)\s+FORMAT\s+(?P<fmt>\w+)\s*;?\s*$", re.IGNORECASE | re.DOTALL
-)
 _TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*(?:SETTINGS\s.*)?;?\s*$", re.IGNORECASE | re.DOTALL)
 # Statements whose result is a table even when it has no rows (clickhouse-connect tells an
 # empty result from a DDL acknowledgement by the X-ClickHouse-Format header).
@@ -155,10 +152,68 @@ def strip_leading_noise(sql: str) -> str:
 def split_insert(sql: str) -> tuple[str, str] | None:
     """`INSERT INTO t (a, b) FORMAT Native` -> ("INSERT INTO t (a, b)", "Native"), the shape
     of an insert whose data is the request body; None for any other statement."""
-    match = _INSERT_WITH_FORMAT.match(strip_leading_noise(sql))
-    if match is None:
+    text = sql.strip().rstrip(";").encode("utf-8")
+    found = split_inline_insert(text, at_end=True)
+    if not isinstance(found, tuple) or found[2] != len(text):
+        return None  # not an insert, or data inline in the query itself
+    return found[0], found[1]
+
+
+MAX_INSERT_HEAD = 256 << 10  # ClickHouse's max_query_size: the statement before the data
+NEED_MORE = "need_more"
+# Plain searches, no nested quantifiers: these run on request bodies of any size, and a
+# backtracking pattern went quadratic on long whitespace runs.
+_FORMAT_KEYWORD = re.compile(rb"\sFORMAT\s+(\w+)", re.IGNORECASE)
+_NOT_A_DATA_INSERT = re.compile(rb"\b(?:VALUES|SELECT|WITH)\b", re.IGNORECASE)
+
+
+def split_inline_insert(head: bytes, at_end: bool) -> tuple[str, str, int] | str | None:
+    """For a body that starts with `INSERT INTO t (cols) FORMAT X\n<data>` (clickhouse-connect's
+    `insert` and uncompressed `raw_insert` send this, with no `query` parameter):
+    (statement, format, offset of the data). NEED_MORE when `head` is too short to tell and
+    more body follows; None when the body is some other statement. The data starts after
+    the format name, blanks and one newline, as in ClickHouse's ParserInsertQuery."""
+    start = _skip_leading_noise(head)
+    if start is None or len(head) - start < 6:
+        return NEED_MORE if not at_end and len(head) < MAX_INSERT_HEAD else None
+    if head[start : start + 6].upper() != b"INSERT":
         return None
-    return match.group("head"), match.group("fmt")
+    match = _FORMAT_KEYWORD.search(head, start)
+    if match is None:
+        return NEED_MORE if not at_end and len(head) < MAX_INSERT_HEAD else None
+    statement = head[start : match.start()]
+    if _NOT_A_DATA_INSERT.search(statement):
+        return None
+    offset = match.end()
+    while offset < len(head) and head[offset] in b" \t":
+        offset += 1
+    offset += head.startswith(b"\r", offset)
+    offset += head.startswith(b"\n", offset)
+    if offset == len(head) and not at_end:
+        return NEED_MORE  # the format name or its newline may continue in the next chunk
+    return statement.decode("utf-8").strip(), match.group(1).decode("ascii"), offset
+
+
+def _skip_leading_noise(head: bytes) -> int | None:
+    """Offset of the first statement byte after blanks and comments; None if a comment is
+    still open at the end of `head`."""
+    pos = 0
+    while pos < len(head):
+        if head[pos : pos + 1].isspace():
+            pos += 1
+        elif head.startswith(b"--", pos) or head.startswith(b"#", pos):
+            newline = head.find(b"\n", pos)
+            if newline < 0:
+                return None
+            pos = newline + 1
+        elif head.startswith(b"/*", pos):
+            close = head.find(b"*/", pos + 2)
+            if close < 0:
+                return None
+            pos = close + 2
+        else:
+            return pos
+    return pos
 
 
 def output_format(sql: str, default_format: str) -> str:
