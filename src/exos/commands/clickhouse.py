@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from exos_common.chserver import serve as serve_engine
 from exos_common.settings import ClickHouseServerSettings, RuntimeSettings
 
@@ -35,7 +37,8 @@ def serve(
 ) -> None:
     """Serve the folder until SIGTERM or Ctrl-C; prints the URL once clients can connect."""
     runtime = RuntimeSettings()
-    try:
+    # uvicorn re-raises the SIGINT it handled once the graceful shutdown finished.
+    with contextlib.suppress(KeyboardInterrupt):
         serve_engine(
             data,
             host,
@@ -45,6 +48,3 @@ def serve(
             log_level=runtime.log_level,
             log_format=runtime.log_format,
         )
-    except KeyboardInterrupt:
-        # uvicorn re-raises the SIGINT it handled, after the graceful shutdown finished.
-        pass

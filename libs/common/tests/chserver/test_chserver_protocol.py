@@ -138,9 +138,10 @@ def test_summary_header_uses_strings_like_clickhouse() -> None:
 
 
 def test_error_code_and_clean_error() -> None:
-    message = "Streaming insert finish failed: Code: 27. DB::Exception: Cannot parse input. (CANNOT_PARSE)"
+    engine_text = "Code: 27. DB::Exception: Cannot parse input. (CANNOT_PARSE)"
+    message = f"Streaming insert finish failed: {engine_text}"
     assert p.error_code(message) == 27
-    assert p.clean_error(message) == "Code: 27. DB::Exception: Cannot parse input. (CANNOT_PARSE)"
+    assert p.clean_error(message) == engine_text
     assert p.error_code("no code here") == 1000
 
 
@@ -164,7 +165,13 @@ def _chunks(data: bytes, size: int) -> list[bytes]:
     ("encoding", "payload"),
     [
         ("lz4", _lz4_blocks(b"first block|", b"second block|", b"third")),
-        ("zstd", b"".join(zstandard.ZstdCompressor().compress(b) for b in (b"first block|", b"second block|", b"third"))),
+        (
+            "zstd",
+            b"".join(
+                zstandard.ZstdCompressor().compress(b)
+                for b in (b"first block|", b"second block|", b"third")
+            ),
+        ),
         ("gzip", gzip.compress(b"first block|second block|") + gzip.compress(b"third")),
         ("deflate", zlib.compress(b"first block|second block|third")),
     ],
@@ -175,7 +182,10 @@ def test_body_decoder_handles_concatenated_frames_in_any_chunking(
 ) -> None:
     decode = p.body_decoder(encoding)
     assert decode is not None
-    assert b"".join(decode(chunk) for chunk in _chunks(payload, chunk_size)) == b"first block|second block|third"
+    assert (
+        b"".join(decode(chunk) for chunk in _chunks(payload, chunk_size))
+        == b"first block|second block|third"
+    )
 
 
 def test_body_decoder_identity_and_refusals() -> None:
@@ -220,15 +230,16 @@ def test_compress_body_round_trips(encoding: str) -> None:
 
 def test_parse_form_reads_text_fields_and_refuses_files() -> None:
     boundary = "b0undary"
+    disposition = "Content-Disposition: form-data; name="
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"query\"\r\n\r\nSELECT {{x:String}}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"param_x\"\r\n\r\nh\u00e9\r\n"
+        f'--{boundary}\r\n{disposition}"query"\r\n\r\nSELECT {{x:String}}\r\n'
+        f'--{boundary}\r\n{disposition}"param_x"\r\n\r\nh\u00e9\r\n'
         f"--{boundary}--\r\n"
     ).encode()
     fields = p.parse_form(f"multipart/form-data; boundary={boundary}", body)
     assert fields == [("query", "SELECT {x:String}"), ("param_x", "h\u00e9")]
     with_file = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"ext\"; filename=\"ext\"\r\n\r\n1\n\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="ext"; filename="ext"\r\n\r\n1\n\r\n'
         f"--{boundary}--\r\n"
     ).encode()
     with pytest.raises(p.ProtocolError) as info:
@@ -243,9 +254,17 @@ def test_quote_identifier() -> None:
 @pytest.mark.parametrize(
     ("head", "at_end", "expected"),
     [
-        (b"INSERT INTO t (a, b) FORMAT Native\n\x00\x01", False, ("INSERT INTO t (a, b)", "Native", 35)),
+        (
+            b"INSERT INTO t (a, b) FORMAT Native\n\x00\x01",
+            False,
+            ("INSERT INTO t (a, b)", "Native", 35),
+        ),
         (b"INSERT INTO t FORMAT CSV \r\n1,2\n", True, ("INSERT INTO t", "CSV", 27)),
-        (b"/* c */ insert into db.t FORMAT RowBinary\n", True, ("insert into db.t", "RowBinary", 42)),
+        (
+            b"/* c */ insert into db.t FORMAT RowBinary\n",
+            True,
+            ("insert into db.t", "RowBinary", 42),
+        ),
         (b"INSERT INTO t FORMAT Nat", False, p.NEED_MORE),  # the name may continue
         (b"INSERT INTO t FORMAT Native", True, ("INSERT INTO t", "Native", 27)),
         (b"INS", False, p.NEED_MORE),

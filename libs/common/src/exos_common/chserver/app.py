@@ -114,7 +114,13 @@ async def _handle(engine: Engine, metrics: ServerMetrics, request: Request) -> R
         return Response(status_code=400)
     elapsed = time.perf_counter() - started
     metrics.observe(kind, elapsed, outcome.written_rows)
-    log.debug("request", kind=kind, query_id=query_id, seconds=round(elapsed, 6), written_rows=outcome.written_rows)
+    log.debug(
+        "request",
+        kind=kind,
+        query_id=query_id,
+        seconds=round(elapsed, 6),
+        written_rows=outcome.written_rows,
+    )
     return await _response(engine, request, spec, outcome, fmt, query_id)
 
 
@@ -125,7 +131,11 @@ def _run_query(engine: Engine, sql: bytes, spec: p.RequestSpec) -> Outcome:
     except UnicodeDecodeError:
         statement = sql
     return engine.query(
-        statement, spec.default_format, params=spec.params, settings=spec.settings, database=spec.database
+        statement,
+        spec.default_format,
+        params=spec.params,
+        settings=spec.settings,
+        database=spec.database,
     )
 
 
@@ -153,13 +163,22 @@ async def _stream_insert(
 
 
 async def _response(
-    engine: Engine, request: Request, spec: p.RequestSpec, outcome: Outcome, fmt: str | None, query_id: str
+    engine: Engine,
+    request: Request,
+    spec: p.RequestSpec,
+    outcome: Outcome,
+    fmt: str | None,
+    query_id: str,
 ) -> Response:
     headers = {
         "X-ClickHouse-Query-Id": query_id,
         "X-ClickHouse-Timezone": engine.timezone,
         "X-ClickHouse-Summary": p.summary_header(
-            outcome.read_rows, outcome.read_bytes, outcome.written_rows, outcome.written_bytes, outcome.elapsed_s
+            outcome.read_rows,
+            outcome.read_bytes,
+            outcome.written_rows,
+            outcome.written_bytes,
+            outcome.elapsed_s,
         ),
     }
     body = outcome.body
@@ -177,7 +196,12 @@ async def _response(
 
 
 def _error(
-    engine: Engine, metrics: ServerMetrics, ex: p.ProtocolError | EngineError, kind: str, query_id: str, elapsed: float
+    engine: Engine,
+    metrics: ServerMetrics,
+    ex: p.ProtocolError | EngineError,
+    kind: str,
+    query_id: str,
+    elapsed: float,
 ) -> Response:
     if isinstance(ex, EngineError):
         code, status, text = ex.code, 500, ex.message
@@ -207,7 +231,9 @@ def _join(query: str | None, body: bytes) -> bytes:
     return query.encode() if query else body
 
 
-async def _decoded(request: Request, decode: Callable[[bytes], bytes] | None) -> AsyncIterator[bytes]:
+async def _decoded(
+    request: Request, decode: Callable[[bytes], bytes] | None
+) -> AsyncIterator[bytes]:
     async for chunk in request.stream():
         data = decode(chunk) if decode and chunk else chunk
         if data:
@@ -250,4 +276,3 @@ async def _empty() -> AsyncIterator[bytes]:
 async def _read_all(chunks: AsyncIterator[bytes]) -> bytes:
     parts = [chunk async for chunk in chunks]
     return b"".join(parts)
-

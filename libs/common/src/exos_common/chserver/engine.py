@@ -115,7 +115,7 @@ class Engine:
 
     def open(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._root = chdb.connect(self.path)
+        self._root = chdb.connect(self.path)  # type: ignore[no-untyped-call]
         row = self._root.query("SELECT version(), timezone()", "TabSeparated").bytes()
         self.version, self.timezone = row.decode().strip().split("\t")
 
@@ -188,7 +188,7 @@ class Engine:
         return drained
 
     def _connect(self, settings: Mapping[str, str] | None, database: str | None) -> Any:
-        conn = chdb.connect(self.path)
+        conn = chdb.connect(self.path)  # type: ignore[no-untyped-call]
         try:
             if database:
                 conn.query(f"USE {quote_identifier(database)}", "TabSeparated")

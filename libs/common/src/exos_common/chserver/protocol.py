@@ -66,7 +66,9 @@ _CODE_NAMES = {
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ERROR_CODE = re.compile(r"Code: (\d+)\.")
 _LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
-_TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*(?:SETTINGS\s.*)?;?\s*$", re.IGNORECASE | re.DOTALL)
+_TRAILING_FORMAT = re.compile(
+    r"\bFORMAT\s+(\w+)\s*(?:SETTINGS\s.*)?;?\s*$", re.IGNORECASE | re.DOTALL
+)
 # Statements whose result is a table even when it has no rows (clickhouse-connect tells an
 # empty result from a DDL acknowledgement by the X-ClickHouse-Format header).
 _RESULT_KEYWORDS = ("SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXISTS", "EXPLAIN", "CHECK", "(")
@@ -241,7 +243,11 @@ def content_type(fmt: str) -> str:
 
 
 def summary_header(
-    read_rows: int = 0, read_bytes: int = 0, written_rows: int = 0, written_bytes: int = 0, elapsed_s: float = 0.0
+    read_rows: int = 0,
+    read_bytes: int = 0,
+    written_rows: int = 0,
+    written_bytes: int = 0,
+    elapsed_s: float = 0.0,
 ) -> str:
     """X-ClickHouse-Summary: ClickHouse sends every counter as a JSON string."""
     return json.dumps(
@@ -315,7 +321,8 @@ def body_decoder(content_encoding: str | None) -> Decoder | None:
         return _guard(_FrameChain(lambda: zlib.decompressobj(32 + zlib.MAX_WBITS)))
     raise ProtocolError(
         UNKNOWN_COMPRESSION_METHOD,
-        f"Unsupported Content-Encoding {encoding!r}; the embedded server accepts lz4, zstd, gzip, deflate",
+        f"Unsupported Content-Encoding {encoding!r}; "
+        "the embedded server accepts lz4, zstd, gzip, deflate",
         status=415,
     )
 

@@ -66,7 +66,11 @@ class EmbeddedClickHouseServer:
     the URL stays valid across kill() and start(). Its logs go to `log_path`."""
 
     def __init__(
-        self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        log_path: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
@@ -100,7 +104,9 @@ class EmbeddedClickHouseServer:
                 continue
             break
         self.kill()
-        raise RuntimeError(f"embedded ClickHouse did not become ready at {self.url}:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"embedded ClickHouse did not become ready at {self.url}:\n{self.log_tail()}"
+        )
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM (graceful: in-flight requests finish, the engine flushes); SIGKILL after
@@ -165,7 +171,9 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clic
     """A running embedded ClickHouse server for the session; see the module docstring."""
     given = os.environ.get(URL_ENV)
     if given:
-        yield ClickHouseServer(url=given.rstrip("/"), port=urlsplit(given).port or 8123, data_dir=None)
+        yield ClickHouseServer(
+            url=given.rstrip("/"), port=urlsplit(given).port or 8123, data_dir=None
+        )
         return
     server = EmbeddedClickHouseServer(tmp_path_factory.mktemp("clickhouse_server") / "data")
     server.start()
