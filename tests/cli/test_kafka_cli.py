@@ -9,10 +9,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
-from exos_common.localkafka import free_port, stop_broker
 from typer.testing import CliRunner
 
 from exos.commands.kafka import app
+from exos_common.localkafka import free_port, stop_broker
 
 pytestmark = pytest.mark.kafka
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from exos_common.localkafka import (
     BrokerStartError,
     KafkaFetchError,

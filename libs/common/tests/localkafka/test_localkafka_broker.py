@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import UnknownTopicOrPartitionError
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
+
 from exos_common.localkafka import BrokerStartError, KafkaDist, fetch_kafka, free_port, start_broker
 from exos_common.settings import KafkaSettings, RuntimeSettings
 from exos_common.testing.kafka import KafkaBroker
