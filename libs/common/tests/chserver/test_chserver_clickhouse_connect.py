@@ -259,15 +259,20 @@ def test_insert_deduplication_token_reaches_the_engine(client: Client) -> None:
     assert client.command("SELECT count() FROM dedup") == 6
 
 
-def test_response_compression_when_asked(clickhouse_server: ClickHouseServer) -> None:
-    params = {"query": "SELECT number FROM numbers(3)", "enable_http_compression": "1"}
-    response = httpx.get(clickhouse_server.url, params=params, headers={"Accept-Encoding": "zstd"})
+def test_response_compression_follows_enable_http_compression(
+    clickhouse_server: ClickHouseServer,
+) -> None:
+    # chDB's enable_http_compression defaults to 1 (system.settings says so, and
+    # clickhouse-connect then only sends Accept-Encoding): compressed unless turned off.
+    params = {"query": "SELECT number FROM numbers(3)"}
+    accept = {"Accept-Encoding": "zstd"}
+    response = httpx.get(clickhouse_server.url, params=params, headers=accept)
     assert response.headers["content-encoding"] == "zstd"
     assert response.text == "0\n1\n2\n"  # httpx decodes zstd (zstandard is installed)
-    plain = httpx.get(
-        clickhouse_server.url, params={"query": "SELECT 1"}, headers={"Accept-Encoding": "zstd"}
-    )
+    params["enable_http_compression"] = "0"
+    plain = httpx.get(clickhouse_server.url, params=params, headers=accept)
     assert "content-encoding" not in plain.headers
+    assert plain.text == "0\n1\n2\n"
 
 
 def test_unknown_content_encoding_is_refused(clickhouse_server: ClickHouseServer) -> None:
@@ -280,6 +285,17 @@ def test_unknown_content_encoding_is_refused(clickhouse_server: ClickHouseServer
     zstd_body = zstandard.ZstdCompressor().compress(b"SELECT 40 + 2")
     ok = httpx.post(clickhouse_server.url, content=zstd_body, headers={"Content-Encoding": "zstd"})
     assert ok.text == "42\n"
+
+
+def test_corrupt_compressed_insert_commits_nothing(
+    clickhouse_server: ClickHouseServer, database: str, events: str, client: Client
+) -> None:
+    params = {"query": "INSERT INTO events (id, service) FORMAT CSV", "database": database}
+    headers = {"Content-Encoding": "lz4"}
+    response = httpx.post(clickhouse_server.url, params=params, content=b"1,a\n", headers=headers)
+    assert response.status_code == 400
+    assert response.headers["x-clickhouse-exception-code"] == "271"  # CANNOT_DECOMPRESS
+    assert client.command("SELECT count() FROM events") == 0
 
 
 def test_concurrent_clients_run_in_parallel(

@@ -10,6 +10,7 @@ import lz4.frame
 import pytest
 import zstandard
 
+from exos_common.chserver import compression as c
 from exos_common.chserver import protocol as p
 
 
@@ -44,8 +45,9 @@ def test_parse_params_defaults() -> None:
         None,
         None,
         "TabSeparated",
-        False,
+        None,
     )
+    assert p.parse_params([("enable_http_compression", "0")]).compress_response is False
 
 
 @pytest.mark.parametrize("name", ["compress", "decompress"])
@@ -180,25 +182,39 @@ def _chunks(data: bytes, size: int) -> list[bytes]:
 def test_body_decoder_handles_concatenated_frames_in_any_chunking(
     encoding: str, payload: bytes, chunk_size: int
 ) -> None:
-    decode = p.body_decoder(encoding)
-    assert decode is not None
-    assert (
-        b"".join(decode(chunk) for chunk in _chunks(payload, chunk_size))
-        == b"first block|second block|third"
-    )
+    decoder = c.body_decoder(encoding)
+    assert decoder is not None
+    decoded = b"".join(decoder.decode(chunk) for chunk in _chunks(payload, chunk_size))
+    decoder.finish()
+    assert decoded == b"first block|second block|third"
 
 
 def test_body_decoder_identity_and_refusals() -> None:
-    assert p.body_decoder(None) is None
-    assert p.body_decoder("identity") is None
+    assert c.body_decoder(None) is None
+    assert c.body_decoder("identity") is None
     with pytest.raises(p.ProtocolError) as refused:
-        p.body_decoder("br")
+        c.body_decoder("br")
     assert (refused.value.code, refused.value.status) == (p.UNKNOWN_COMPRESSION_METHOD, 415)
-    decode = p.body_decoder("lz4")
-    assert decode is not None
+    decoder = c.body_decoder("lz4")
+    assert decoder is not None
     with pytest.raises(p.ProtocolError) as corrupt:
-        decode(b"definitely not lz4")
+        decoder.decode(b"definitely not lz4")
     assert corrupt.value.code == p.CANNOT_DECOMPRESS
+
+
+@pytest.mark.parametrize("encoding", ["lz4", "zstd", "gzip"])
+def test_body_decoder_refuses_a_truncated_body(encoding: str) -> None:
+    whole = {
+        "lz4": lz4.frame.compress,
+        "zstd": zstandard.ZstdCompressor().compress,
+        "gzip": gzip.compress,
+    }[encoding](b"0123456789" * 100)
+    decoder = c.body_decoder(encoding)
+    assert decoder is not None
+    decoder.decode(whole[:-5])
+    with pytest.raises(p.ProtocolError) as truncated:
+        decoder.finish()
+    assert truncated.value.code == p.CANNOT_DECOMPRESS
 
 
 @pytest.mark.parametrize(
@@ -212,13 +228,13 @@ def test_body_decoder_identity_and_refusals() -> None:
     ],
 )
 def test_response_encoding(accept: str | None, enabled: bool, expected: str | None) -> None:
-    assert p.response_encoding(accept, enabled) == expected
+    assert c.response_encoding(accept, enabled) == expected
 
 
-@pytest.mark.parametrize("encoding", p.RESPONSE_ENCODINGS)
+@pytest.mark.parametrize("encoding", c.RESPONSE_ENCODINGS)
 def test_compress_body_round_trips(encoding: str) -> None:
     data = b"0123456789" * 1000
-    compressed = p.compress_body(data, encoding)
+    compressed = c.compress_body(data, encoding)
     decoders = {
         "lz4": lz4.frame.decompress,
         "zstd": zstandard.ZstdDecompressor().decompress,

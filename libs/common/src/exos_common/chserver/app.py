@@ -1,9 +1,10 @@
 """ASGI app answering the ClickHouse HTTP interface from an embedded chDB engine.
 
 Request flow: URL (or multipart form) parameters -> RequestSpec; the body is decoded chunk
-by chunk; an `INSERT ... FORMAT X` in the `query` parameter streams the body into the
-engine as data (constant memory, nothing committed unless the whole body parsed); any
-other request concatenates `query` + "\\n" + body into one statement, as ClickHouse does.
+by chunk. An insert with data (`INSERT ... FORMAT X` in the `query` parameter, or at the
+start of a query-less body, as clickhouse-connect's `insert` sends it) streams the data
+into the engine: constant memory, nothing committed unless all of it parsed. Any other
+request concatenates `query` + "\\n" + body into one statement, as ClickHouse does.
 Engine calls run in worker threads, never on the event loop.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -23,7 +24,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import ClientDisconnect
 
 from exos_common.chserver import protocol as p
-from exos_common.chserver.engine import Engine, EngineError, Outcome
+from exos_common.chserver.compression import (
+    BodyDecoder,
+    body_decoder,
+    compress_body,
+    response_encoding,
+)
+from exos_common.chserver.engine import SHUTTING_DOWN, Engine, EngineError, Outcome
 from exos_common.chserver.metrics import ServerMetrics
 
 log = structlog.get_logger("exos.chserver")
@@ -83,7 +90,7 @@ async def _handle(engine: Engine, metrics: ServerMetrics, request: Request) -> R
     kind = "query"
     try:
         spec = p.parse_params(request.query_params.multi_items())
-        chunks = _decoded(request, p.body_decoder(request.headers.get("content-encoding")))
+        chunks = _decoded(request, body_decoder(request.headers.get("content-encoding")))
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
             form = p.parse_form(content_type, await _read_all(chunks))
@@ -184,12 +191,13 @@ async def _response(
     body = outcome.body
     if fmt is not None:
         headers["X-ClickHouse-Format"] = fmt
-    encoding = p.response_encoding(request.headers.get("accept-encoding"), spec.compress_response)
+    enabled = engine.http_compression if spec.compress_response is None else spec.compress_response
+    encoding = response_encoding(request.headers.get("accept-encoding"), enabled)
     if encoding and body:
         if len(body) > COMPRESS_OFF_LOOP_BYTES:
-            body = await to_thread.run_sync(p.compress_body, body, encoding)
+            body = await to_thread.run_sync(compress_body, body, encoding)
         else:
-            body = p.compress_body(body, encoding)
+            body = compress_body(body, encoding)
         headers["Content-Encoding"] = encoding
     media_type = p.content_type(fmt) if fmt else "text/plain; charset=UTF-8"
     return Response(body, headers=headers, media_type=media_type)
@@ -204,7 +212,8 @@ def _error(
     elapsed: float,
 ) -> Response:
     if isinstance(ex, EngineError):
-        code, status, text = ex.code, 500, ex.message
+        code, text = ex.code, ex.message
+        status = 503 if code == SHUTTING_DOWN else 500  # 503: clients retry elsewhere/later
     else:
         code, status, text = ex.code, ex.status, ex.body()
     metrics.error(kind, code, elapsed)
@@ -231,13 +240,13 @@ def _join(query: str | None, body: bytes) -> bytes:
     return query.encode() if query else body
 
 
-async def _decoded(
-    request: Request, decode: Callable[[bytes], bytes] | None
-) -> AsyncIterator[bytes]:
+async def _decoded(request: Request, decoder: BodyDecoder | None) -> AsyncIterator[bytes]:
     async for chunk in request.stream():
-        data = decode(chunk) if decode and chunk else chunk
+        data = decoder.decode(chunk) if decoder and chunk else chunk
         if data:
             yield data
+    if decoder:
+        decoder.finish()
 
 
 async def _peek_inline_insert(

@@ -104,6 +104,7 @@ class Engine:
         self.data_dir = data_dir.resolve()
         self.version = ""
         self.timezone = "UTC"
+        self.http_compression = False  # the engine's enable_http_compression default
         self._root: Any = None
         self._in_flight = 0
         self._closing = False
@@ -116,8 +117,10 @@ class Engine:
     def open(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._root = chdb.connect(self.path)  # type: ignore[no-untyped-call]
-        row = self._root.query("SELECT version(), timezone()", "TabSeparated").bytes()
-        self.version, self.timezone = row.decode().strip().split("\t")
+        sql = "SELECT version(), timezone(), getSetting('enable_http_compression')"
+        row = self._root.query(sql, "TabSeparated").bytes().decode().strip().split("\t")
+        self.version, self.timezone = row[0], row[1]
+        self.http_compression = row[2] in ("1", "true")
 
     def query(
         self,

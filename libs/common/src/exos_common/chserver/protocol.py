@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import json
 import re
-import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-
-import lz4.frame
-import zstandard
 
 # Parameters the HTTP layer consumes itself; forwarded with SET they would be rejected as
 # unknown settings, or would change the session rather than the query.
@@ -96,7 +92,7 @@ class RequestSpec:
     query_id: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
-    compress_response: bool = False
+    compress_response: bool | None = None  # None: the engine's enable_http_compression
 
 
 def parse_params(items: Iterable[tuple[str, str]]) -> RequestSpec:
@@ -280,91 +276,6 @@ def clean_error(message: str) -> str:
 def clickhouse_error_text(code: int, message: str) -> str:
     """The body ClickHouse writes for an exception, so clients parse ours the same way."""
     return f"Code: {code}. DB::Exception: {message}. ({_CODE_NAMES.get(code, 'UNKNOWN_EXCEPTION')})"
-
-
-# --- request body decompression -------------------------------------------------------
-
-Decoder = Callable[[bytes], bytes]
-
-
-class _FrameChain:
-    """Decodes concatenated frames: clickhouse-connect compresses every insert block as its
-    own lz4/zstd frame, and gzip allows several members."""
-
-    def __init__(self, new: Callable[[], object]) -> None:
-        self._new = new
-        self._decoder: object = new()
-
-    def __call__(self, data: bytes) -> bytes:
-        out = bytearray()
-        while data:
-            dec = self._decoder
-            out += dec.decompress(data)  # type: ignore[attr-defined]
-            if not dec.eof:  # type: ignore[attr-defined]
-                break
-            data = dec.unused_data  # type: ignore[attr-defined]
-            self._decoder = self._new()
-        return bytes(out)
-
-
-def body_decoder(content_encoding: str | None) -> Decoder | None:
-    """A chunk-by-chunk decoder for the request's Content-Encoding, None when identity."""
-    encoding = (content_encoding or "").strip().lower()
-    if encoding in ("", "identity", "none"):
-        return None
-    if encoding == "lz4":
-        return _guard(_FrameChain(lz4.frame.LZ4FrameDecompressor))
-    if encoding == "zstd":
-        return _guard(_FrameChain(lambda: zstandard.ZstdDecompressor().decompressobj()))
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        # wbits 32+15 accepts both gzip and zlib headers: ClickHouse's "deflate" is zlib.
-        return _guard(_FrameChain(lambda: zlib.decompressobj(32 + zlib.MAX_WBITS)))
-    raise ProtocolError(
-        UNKNOWN_COMPRESSION_METHOD,
-        f"Unsupported Content-Encoding {encoding!r}; "
-        "the embedded server accepts lz4, zstd, gzip, deflate",
-        status=415,
-    )
-
-
-def _guard(decoder: Decoder) -> Decoder:
-    def decode(data: bytes) -> bytes:
-        try:
-            return decoder(data)
-        except Exception as ex:  # each codec has its own error type
-            raise ProtocolError(CANNOT_DECOMPRESS, f"Cannot decompress request body: {ex}") from ex
-
-    return decode
-
-
-# --- response compression ------------------------------------------------------------
-
-RESPONSE_ENCODINGS = ("lz4", "zstd", "gzip", "deflate")
-
-
-def response_encoding(accept_encoding: str | None, enabled: bool) -> str | None:
-    """Like ClickHouse: compress only when enable_http_compression=1, in the first encoding
-    the client lists that this server can produce."""
-    if not enabled or not accept_encoding:
-        return None
-    for part in accept_encoding.split(","):
-        name, _, quality = part.strip().partition(";")
-        if name.strip().lower() in RESPONSE_ENCODINGS and quality.strip() not in ("q=0", "q=0.0"):
-            return name.strip().lower()
-    return None
-
-
-def compress_body(data: bytes, encoding: str) -> bytes:
-    if encoding == "lz4":
-        return bytes(lz4.frame.compress(data))
-    if encoding == "zstd":
-        return zstandard.ZstdCompressor(level=1).compress(data)
-    if encoding == "gzip":
-        comp = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-        return comp.compress(data) + comp.flush()
-    if encoding == "deflate":
-        return zlib.compress(data, 1)
-    raise ValueError(f"unsupported response encoding {encoding}")
 
 
 # --- multipart form (clickhouse-connect moves large bind values there) -----------------

@@ -61,6 +61,7 @@ def serve(
         lifespan="on",
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
         server_header=False,
+        timeout_keep_alive=30,  # as ClickHouse: pooled clients reuse idle connections
     )
     _Server(config, on_ready).run()
 
