@@ -1,5 +1,6 @@
-"""The ClickHouse HTTP interface as pure functions: what a request asks for, how its body is
-compressed, what the response must say. No I/O here, so every rule has a unit test.
+"""The ClickHouse HTTP interface as pure functions: what a request asks for, where an
+insert's data starts, what the response must say (Content-Encoding: `compression`).
+No I/O here, so every rule has a unit test.
 
 What clickhouse-connect sends (driver/_backend/httpcommon.py): the SQL in the body or in the
 `query` URL parameter, `param_<name>` bind values, settings as URL parameters mixed with
