@@ -334,7 +334,10 @@ def test_concurrent_clients_run_in_parallel(
 def test_service_endpoints(clickhouse_server: ClickHouseServer) -> None:
     assert httpx.get(f"{clickhouse_server.url}/ping").text == "Ok.\n"
     assert httpx.get(f"{clickhouse_server.url}/healthz").json() == {"status": "ok"}
-    assert httpx.get(f"{clickhouse_server.url}/readyz").json() == {"status": "ready"}
+    assert httpx.get(f"{clickhouse_server.url}/readyz").json() == {
+        "status": "ready",
+        "checks": {"clickhouse": "ok"},
+    }
     metrics = httpx.get(f"{clickhouse_server.url}/metrics").text
     assert 'exos_clickhouse_server_requests_total{kind="query",outcome="ok"}' in metrics
     assert "exos_clickhouse_server_request_duration_seconds_bucket" in metrics

@@ -19,8 +19,7 @@ from pathlib import Path
 import structlog
 from anyio import to_thread
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import PlainTextResponse
 from starlette.requests import ClientDisconnect
 
 from exos_common.chserver import protocol as p
@@ -32,6 +31,7 @@ from exos_common.chserver.compression import (
 )
 from exos_common.chserver.engine import SHUTTING_DOWN, Engine, EngineError, Outcome
 from exos_common.chserver.metrics import ServerMetrics
+from exos_common.service.health import health_router
 
 log = structlog.get_logger("exos.chserver")
 
@@ -60,22 +60,14 @@ def create_app(data_dir: Path, *, drain_timeout_s: float = 30.0) -> FastAPI:
     async def ping() -> Response:
         return PlainTextResponse("Ok.\n")
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz() -> Response:
+    async def engine_answers() -> bool:
         try:
             await to_thread.run_sync(engine.query, "SELECT 1", "TabSeparated")
-        except EngineError as ex:
-            error = {"code": "clickhouse_unavailable", "message": ex.message}
-            return JSONResponse({"error": error}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        except EngineError:
+            return False
+        return True
 
-    @app.get("/metrics")
-    async def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    app.include_router(health_router(metrics.registry, {"clickhouse": engine_answers}))
 
     @app.api_route("/", methods=["GET", "POST"])
     async def clickhouse(request: Request) -> Response:
