@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from exos.commands import clickhouse, kafka, migrate
+from exos.commands import clickhouse, kafka, migrate, serve
 
 app = typer.Typer(
     name="exos",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(clickhouse.app, name="clickhouse")
 app.add_typer(kafka.app, name="kafka")
 app.command("migrate")(migrate.migrate)
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

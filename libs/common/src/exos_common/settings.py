@@ -69,6 +69,11 @@ class KafkaSettings(BaseSettings):
     kafka_publish_timeout_s: float = Field(
         10.0, gt=0, description="How long a publish waits for the broker's ack before 503."
     )
+    kafka_create_topics: bool = Field(
+        True,
+        description="Services create missing pipeline topics at start (turn off where "
+        "topics are managed elsewhere, e.g. Strimzi KafkaTopic resources).",
+    )
     kafka_version: str = Field(
         "4.1.1", description="Apache Kafka version `exos kafka start` fetches with Maven."
     )
@@ -131,6 +136,26 @@ class ClickHouseServerSettings(BaseSettings):
     )
 
 
+class ServeSettings(BaseSettings):
+    """Where `exos serve SERVICE` listens (distributed mode: one service per process)."""
+
+    model_config = _CONFIG
+
+    http_host: str = Field(
+        "127.0.0.1", description="Listen address of the services (`0.0.0.0` in containers)."
+    )
+    ingest_port: int = Field(4318, ge=0, le=65535, description="OTLP/HTTP port of ingest.")
+    enrich_port: int = Field(8091, ge=0, le=65535, description="Health/metrics port of enrich.")
+    writer_port: int = Field(8092, ge=0, le=65535, description="Health/metrics port of writer.")
+    query_api_port: int = Field(8093, ge=0, le=65535, description="Port of query-api.")
+    replay_port: int = Field(8094, ge=0, le=65535, description="Port of replay.")
+    insights_port: int = Field(8095, ge=0, le=65535, description="Port of insights.")
+    gateway_port: int = Field(8080, ge=0, le=65535, description="Port of the gateway (portal).")
+
+    def port_of(self, service: str) -> int:
+        return int(getattr(self, f"{service.replace('-', '_')}_port"))
+
+
 class StoreSettings(ClickHouseSettings, RetentionSettings):
     """What a process that reads or writes the EXOS tables needs."""
 
@@ -141,4 +166,5 @@ SETTINGS_GROUPS: tuple[type[BaseSettings], ...] = (
     ClickHouseSettings,
     RetentionSettings,
     ClickHouseServerSettings,
+    ServeSettings,
 )

@@ -20,6 +20,7 @@ from exos_common.bus.port import (
     TopicPartition,
 )
 from exos_common.settings import KafkaSettings
+from exos_common.topics import pipeline_topic_specs
 
 __all__ = [
     "Bus",
@@ -34,6 +35,7 @@ __all__ = [
     "TopicPartition",
     "UnknownTopic",
     "create_bus",
+    "ensure_pipeline_topics",
 ]
 
 
@@ -47,3 +49,15 @@ def create_bus(kind: Literal["kafka", "memory"], settings: KafkaSettings | None 
     from exos_common.bus.memory import InProcessBus
 
     return InProcessBus(max_message_bytes=settings.kafka_max_message_bytes)
+
+
+async def ensure_pipeline_topics(bus: Bus, settings: KafkaSettings) -> None:
+    """Create the missing pipeline topics with EXOS's configs, unless turned off."""
+    if settings.kafka_create_topics:
+        await bus.ensure_topics(
+            pipeline_topic_specs(
+                settings.kafka_topic_partitions,
+                settings.kafka_replication_factor,
+                settings.kafka_max_message_bytes,
+            )
+        )

@@ -1,0 +1,1 @@
+"""EXOS enrich: visitor, identity and frustration signals, per session, on the stream."""

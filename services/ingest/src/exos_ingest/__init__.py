@@ -1,0 +1,1 @@
+"""EXOS ingest: the OTLP/HTTP receiver that puts browser telemetry on Kafka."""

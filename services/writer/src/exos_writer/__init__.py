@@ -1,0 +1,1 @@
+"""EXOS writer: the enriched topics into ClickHouse, in batches, exactly once."""
