@@ -14,6 +14,7 @@ from aiokafka.partitioner import murmur2
 
 from exos_common.bus import (
     Bus,
+    BusError,
     BusRecord,
     Consumer,
     OutgoingRecord,
@@ -232,3 +233,69 @@ async def test_lag_counts_records_after_the_commit(bus: Bus) -> None:
     await consumer.commit({tp: records[1].next_offset})
     assert await consumer.lag() == {tp: 3}
     await consumer.close()
+
+
+async def test_topics_with_equal_partitions_are_co_partitioned(bus: Bus) -> None:
+    spans, replay = await new_topic(bus, partitions=4), await new_topic(bus, partitions=4)
+    shared = group()
+    a = await bus.consumer([spans, replay], shared)
+    b_task = asyncio.create_task(bus.consumer([spans, replay], shared))
+    while not b_task.done():
+        await a.fetch(max_records=1, timeout_s=0.2)
+    b = await b_task
+    for member in (a, b):
+        by_topic = {
+            topic: {tp.partition for tp in member.assignment() if tp.topic == topic}
+            for topic in (spans, replay)
+        }
+        assert len(by_topic[spans]) == 2
+        assert by_topic[spans] == by_topic[replay]
+    await b.close()
+    await a.close()
+
+
+async def test_commit_metadata_is_read_back_by_the_next_member(bus: Bus) -> None:
+    topic = await new_topic(bus, partitions=1)
+    await bus.publish(topic, b"x", key=b"k")
+    name, tp = group(), TopicPartition(topic, 0)
+    first = await bus.consumer([topic], name)
+    await drain(first, 1)
+    await first.commit({tp: 0}, {tp: "pending:0-0"})
+    await first.close()
+    second = await bus.consumer([topic], name)
+    assert await second.committed(tp) == 0
+    assert await second.committed_metadata(tp) == "pending:0-0"
+    await second.commit({tp: 1})
+    assert await second.committed_metadata(tp) == ""
+    await second.close()
+
+
+async def test_publish_and_commit_happen_together(bus: Bus) -> None:
+    source, sink = await new_topic(bus, partitions=1), await new_topic(bus, partitions=1)
+    await bus.publish_many([OutgoingRecord(source, str(i).encode(), b"k") for i in range(3)])
+    name, tp = group(), TopicPartition(source, 0)
+    worker = await bus.consumer([source], name, transactional_id=f"tx-{name}")
+    records = await drain(worker, 3)
+    await worker.publish_and_commit(
+        [OutgoingRecord(sink, r.value.upper() + b"!", r.key) for r in records],
+        {tp: records[-1].next_offset},
+    )
+    # Kafka writes a transaction's offsets when its commit marker lands: shortly after.
+    for _ in range(50):
+        if await worker.committed(tp) == 3:
+            break
+        await asyncio.sleep(0.2)
+    assert await worker.committed(tp) == 3
+    await worker.close()
+
+    reader = await bus.consumer([sink], group())
+    assert [r.value for r in await drain(reader, 3)] == [b"0!", b"1!", b"2!"]
+    await reader.close()
+
+
+async def test_publish_and_commit_needs_a_transactional_consumer(bus: Bus) -> None:
+    topic = await new_topic(bus, partitions=1)
+    plain = await bus.consumer([topic], group())
+    with pytest.raises(BusError, match="transactional_id"):
+        await plain.publish_and_commit([], {})
+    await plain.close()

@@ -17,9 +17,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
+from aiokafka.structs import OffsetAndMetadata
 
-from exos_common.bus.errors import BusUnavailable, CommitFailed, RecordTooLarge
+from exos_common.bus.errors import BusError, BusUnavailable, CommitFailed, RecordTooLarge
 from exos_common.bus.port import (
     BusRecord,
     Delivery,
@@ -54,20 +56,26 @@ def connection_options(settings: KafkaSettings) -> dict[str, Any]:
     return options
 
 
+def producer_options(settings: KafkaSettings, options: dict[str, Any]) -> dict[str, Any]:
+    """Idempotent, acks=all, lz4: a publish is acknowledged once every in-sync replica
+    has it, and a retried send is never stored twice."""
+    return {
+        "client_id": f"{settings.kafka_client_id}-producer",
+        "acks": "all",
+        "enable_idempotence": True,
+        "compression_type": "lz4",
+        "linger_ms": 5,
+        "max_request_size": settings.kafka_max_message_bytes,
+        "request_timeout_ms": int(settings.kafka_publish_timeout_s * 1000),
+        **options,
+    }
+
+
 class KafkaBus(SingleRecordPublish):
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
         self._options = connection_options(settings)
-        self._producer = AIOKafkaProducer(
-            client_id=f"{settings.kafka_client_id}-producer",
-            acks="all",
-            enable_idempotence=True,
-            compression_type="lz4",
-            linger_ms=5,
-            max_request_size=settings.kafka_max_message_bytes,
-            request_timeout_ms=int(settings.kafka_publish_timeout_s * 1000),
-            **self._options,
-        )
+        self._producer = AIOKafkaProducer(**producer_options(settings, self._options))
 
     async def start(self) -> None:
         try:
@@ -125,8 +133,11 @@ class KafkaBus(SingleRecordPublish):
         *,
         on_assign: PartitionsCallback | None = None,
         on_revoke: PartitionsCallback | None = None,
+        transactional_id: str | None = None,
     ) -> KafkaConsumer:
-        consumer = KafkaConsumer(self._settings, self._options, group_id, on_assign, on_revoke)
+        consumer = KafkaConsumer(
+            self._settings, self._options, group_id, on_assign, on_revoke, transactional_id
+        )
         await consumer.start(topics)
         return consumer
 
@@ -158,7 +169,10 @@ class KafkaConsumer:
         group_id: str,
         on_assign: PartitionsCallback | None,
         on_revoke: PartitionsCallback | None,
+        transactional_id: str | None = None,
     ) -> None:
+        self._group_id = group_id
+        self._settings = settings
         self._on_assign = on_assign
         self._on_revoke = on_revoke
         self._joined = asyncio.Event()
@@ -171,10 +185,19 @@ class KafkaConsumer:
             isolation_level="read_committed",
             max_partition_fetch_bytes=settings.kafka_max_message_bytes,
             fetch_max_bytes=max(52_428_800, settings.kafka_max_message_bytes),
+            # Range assignment keeps equal-sized topics co-partitioned (see the port).
+            partition_assignment_strategy=(RangePartitionAssignor,),
             **options,
         )
+        self._transactions: AIOKafkaProducer | None = None
+        if transactional_id is not None:
+            self._transactions = AIOKafkaProducer(
+                **producer_options(settings, options) | {"transactional_id": transactional_id}
+            )
 
     async def start(self, topics: Sequence[str]) -> None:
+        if self._transactions is not None:
+            await self._transactions.start()
         self._consumer.subscribe(list(topics), listener=_Listener(self))
         await self._consumer.start()
         # aiokafka joins the group in a background task; a consumer is only useful once
@@ -213,17 +236,57 @@ class KafkaConsumer:
             for r in records
         ]
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+    async def commit(
+        self,
+        offsets: Mapping[TopicPartition, int],
+        metadata: Mapping[TopicPartition, str] | None = None,
+    ) -> None:
         if not offsets:
             return
+        metadata = metadata or {}
+        request = {
+            _to_kafka(tp): OffsetAndMetadata(offset, metadata.get(tp, ""))
+            for tp, offset in offsets.items()
+        }
         try:
-            await self._consumer.commit({_to_kafka(tp): off for tp, off in offsets.items()})
+            await self._consumer.commit(request)
         except (CommitFailedError, KafkaError) as exc:
             raise CommitFailed(str(exc)) from exc
 
     async def committed(self, partition: TopicPartition) -> int | None:
-        result = await self._consumer.committed(_to_kafka(partition))
-        return None if result is None else int(result)
+        entry = await self._fetch_committed(partition)
+        return None if entry is None or entry.offset < 0 else int(entry.offset)
+
+    async def committed_metadata(self, partition: TopicPartition) -> str:
+        entry = await self._fetch_committed(partition)
+        return str(entry.metadata) if entry is not None and entry.metadata else ""
+
+    async def _fetch_committed(self, partition: TopicPartition) -> OffsetAndMetadata | None:
+        # Ask the group coordinator: aiokafka's public committed() answers from a cache
+        # that a transactional offset commit does not update, and drops the metadata.
+        tp = _to_kafka(partition)
+        found = await self._consumer._coordinator.fetch_committed_offsets({tp})
+        entry: OffsetAndMetadata | None = found.get(tp)
+        return entry
+
+    async def publish_and_commit(
+        self, records: Sequence[OutgoingRecord], offsets: Mapping[TopicPartition, int]
+    ) -> None:
+        if self._transactions is None:
+            raise BusError("publish_and_commit needs a consumer with a transactional_id")
+        producer = self._transactions
+        try:
+            async with asyncio.timeout(self._settings.kafka_publish_timeout_s):
+                async with producer.transaction():
+                    for r in records:
+                        await producer.send(r.topic, r.value, key=r.key, headers=r.headers)
+                    await producer.send_offsets_to_transaction(
+                        {_to_kafka(tp): off for tp, off in offsets.items()}, self._group_id
+                    )
+        except MessageSizeTooLargeError as exc:
+            raise RecordTooLarge(str(exc)) from exc
+        except (TimeoutError, KafkaError) as exc:
+            raise BusUnavailable(f"transaction not committed: {exc!r}") from exc
 
     def assignment(self) -> set[TopicPartition]:
         return {_from_kafka(tp) for tp in self._consumer.assignment()}
@@ -256,3 +319,5 @@ class KafkaConsumer:
             await self._on_revoke(self.assignment())
         self._closing = True
         await self._consumer.stop()
+        if self._transactions is not None:
+            await self._transactions.stop()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from aiokafka.partitioner import murmur2
 
-from exos_common.bus.errors import CommitFailed, RecordTooLarge, UnknownTopic
+from exos_common.bus.errors import BusError, CommitFailed, RecordTooLarge, UnknownTopic
 from exos_common.bus.port import (
     BusRecord,
     Delivery,
@@ -46,6 +46,7 @@ class _Topic:
 class _Group:
     members: list[InProcessConsumer] = field(default_factory=list)
     committed: dict[TopicPartition, int] = field(default_factory=dict)
+    metadata: dict[TopicPartition, str] = field(default_factory=dict)
 
 
 class InProcessBus(SingleRecordPublish):
@@ -71,12 +72,18 @@ class InProcessBus(SingleRecordPublish):
             self._topics.setdefault(spec.name, _Topic([[] for _ in range(spec.partitions)]))
 
     async def publish_many(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
+        deliveries = self._append_all(records)
+        await self._notify()
+        return deliveries
+
+    def _append_all(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
         for record in records:
             self._check(record)
-        deliveries = [self._append(record) for record in records]
+        return [self._append(record) for record in records]
+
+    async def _notify(self) -> None:
         async with self._arrived:
             self._arrived.notify_all()
-        return deliveries
 
     def _check(self, record: OutgoingRecord) -> None:
         if record.topic not in self._topics:
@@ -109,34 +116,34 @@ class InProcessBus(SingleRecordPublish):
         *,
         on_assign: PartitionsCallback | None = None,
         on_revoke: PartitionsCallback | None = None,
+        transactional_id: str | None = None,
     ) -> InProcessConsumer:
         for topic in topics:
             if topic not in self._topics:
                 raise UnknownTopic(topic)
         group = self._groups.setdefault(group_id, _Group())
-        member = InProcessConsumer(self, group, tuple(topics), on_assign, on_revoke)
+        member = InProcessConsumer(
+            self, group, tuple(topics), on_assign, on_revoke, transactional=bool(transactional_id)
+        )
         group.members.append(member)
         await self._rebalance(group)
         return member
 
     async def _rebalance(self, group: _Group) -> None:
-        """Deal the group's partitions round-robin over its members, revoking before
-        assigning, as Kafka's consumer protocol does."""
+        """Assign each topic's partitions in contiguous ranges over its subscribers (in
+        join order), revoking before assigning, as Kafka's range assignor does: topics
+        with equal partition counts are co-partitioned."""
         wanted: dict[InProcessConsumer, set[TopicPartition]] = {m: set() for m in group.members}
-        all_partitions = sorted(
-            {
-                TopicPartition(topic, p)
-                for member in group.members
-                for topic in member.topics
-                for p in range(len(self._topics[topic].partitions))
-            }
-        )
-        subscribers = {
-            tp: [m for m in group.members if tp.topic in m.topics] for tp in all_partitions
-        }
-        for index, tp in enumerate(all_partitions):
-            candidates = subscribers[tp]
-            wanted[candidates[index % len(candidates)]].add(tp)
+        topics = sorted({topic for member in group.members for topic in member.topics})
+        for topic in topics:
+            subscribers = [m for m in group.members if topic in m.topics]
+            partition_count = len(self._topics[topic].partitions)
+            share, extra = divmod(partition_count, len(subscribers))
+            start = 0
+            for index, member in enumerate(subscribers):
+                count = share + (1 if index < extra else 0)
+                wanted[member] |= {TopicPartition(topic, p) for p in range(start, start + count)}
+                start += count
         for member, partitions in wanted.items():
             await member.revoke(member.assignment() - partitions)
         for member, partitions in wanted.items():
@@ -157,8 +164,11 @@ class InProcessConsumer:
         topics: tuple[str, ...],
         on_assign: PartitionsCallback | None,
         on_revoke: PartitionsCallback | None,
+        *,
+        transactional: bool = False,
     ) -> None:
         self.group = group
+        self._transactional = transactional
         self.topics = topics
         self._bus = bus
         self._on_assign = on_assign
@@ -204,14 +214,40 @@ class InProcessConsumer:
                 break
         return batch
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        for tp, offset in offsets.items():
+    async def commit(
+        self,
+        offsets: Mapping[TopicPartition, int],
+        metadata: Mapping[TopicPartition, str] | None = None,
+    ) -> None:
+        self._commit_now(offsets, metadata or {})
+
+    def _commit_now(
+        self, offsets: Mapping[TopicPartition, int], metadata: Mapping[TopicPartition, str]
+    ) -> None:
+        for tp in offsets:
             if tp not in self._positions:
                 raise CommitFailed(f"{tp} is not assigned to this consumer")
+        for tp, offset in offsets.items():
             self.group.committed[tp] = offset
+            self.group.metadata[tp] = metadata.get(tp, "")
 
     async def committed(self, partition: TopicPartition) -> int | None:
         return self.group.committed.get(partition)
+
+    async def committed_metadata(self, partition: TopicPartition) -> str:
+        return self.group.metadata.get(partition, "")
+
+    async def publish_and_commit(
+        self, records: Sequence[OutgoingRecord], offsets: Mapping[TopicPartition, int]
+    ) -> None:
+        if not self._transactional:
+            raise BusError("publish_and_commit needs a consumer with a transactional_id")
+        for tp in offsets:  # refuse before publishing anything: all or nothing
+            if tp not in self._positions:
+                raise CommitFailed(f"{tp} is not assigned to this consumer")
+        self._bus._append_all(records)
+        self._commit_now(offsets, {})
+        await self._bus._notify()
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._positions)

@@ -100,11 +100,28 @@ class Consumer(Protocol):
         `timeout_s` for the first one and returns [] when none came."""
         ...
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Commit next-offsets (`BusRecord.next_offset`) per partition for the group."""
+    async def commit(
+        self,
+        offsets: Mapping[TopicPartition, int],
+        metadata: Mapping[TopicPartition, str] | None = None,
+    ) -> None:
+        """Commit next-offsets (`BusRecord.next_offset`) per partition for the group, with
+        an optional short metadata string per partition (read back by `committed_metadata`)."""
         ...
 
     async def committed(self, partition: TopicPartition) -> int | None: ...
+
+    async def committed_metadata(self, partition: TopicPartition) -> str:
+        """The metadata of the group's last commit on `partition` ("" when none)."""
+        ...
+
+    async def publish_and_commit(
+        self, records: Sequence[OutgoingRecord], offsets: Mapping[TopicPartition, int]
+    ) -> None:
+        """Publish `records` and commit `offsets` atomically: after a crash either both
+        happened or neither did (Kafka: one transaction). Only for consumers created
+        with a `transactional_id`."""
+        ...
 
     def assignment(self) -> set[TopicPartition]: ...
 
@@ -157,7 +174,13 @@ class Bus(Protocol):
         *,
         on_assign: PartitionsCallback | None = None,
         on_revoke: PartitionsCallback | None = None,
+        transactional_id: str | None = None,
     ) -> Consumer:
         """A started consumer that has joined `group_id` (and reads from the earliest
-        offset where the group has no commit yet)."""
+        offset where the group has no commit yet). Partitions are assigned per topic in
+        ranges, so consumers of topics with equal partition counts get the same partition
+        numbers of each (co-partitioning: one session's spans and replay meet in one
+        consumer). With `transactional_id`, `publish_and_commit` is available; the id
+        must stay the same across restarts of one replica, so a restarted replica fences
+        its predecessor."""
         ...
