@@ -1,0 +1,158 @@
+"""The fetch loop every consumer service runs: fetch -> decode -> dead-letter poison ->
+hand to the handler -> tick. The handler owns batching, its sink and the commit, so the
+commit is always the last step of its chain (CONVENTIONS, stream processing 1-2).
+
+Lifecycle: `start` joins the group and runs the loop as a task; `stop` stops fetching,
+lets the handler flush and commit (`drain`), then leaves the group, within a grace
+period. An exception escaping the handler stops the loop without committing: the
+service reports itself dead and the uncommitted records are delivered again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from exos_common.bus import Bus, BusRecord, Consumer, TopicPartition
+from exos_common.codec import PipelineRecord, PoisonRecord, decode
+from exos_common.logs import get_logger
+from exos_common.stream.deadletter import DeadLetterSink
+from exos_common.stream.metrics import ConsumerMetrics
+
+log = get_logger("exos.stream")
+
+LAG_REFRESH_S = 5.0
+
+
+@dataclass(slots=True)
+class Decoded:
+    """A fetched record and its message; `message` is None when it was dead-lettered
+    (the handler still owns its offset)."""
+
+    record: BusRecord
+    message: PipelineRecord | None
+
+
+class StreamHandler(Protocol):
+    async def handle(self, batch: Sequence[Decoded]) -> None: ...
+
+    async def tick(self) -> None:
+        """Called after every fetch, also an empty one: flush what is due, retry."""
+        ...
+
+    async def partitions_revoked(self, partitions: set[TopicPartition]) -> None: ...
+
+    async def drain(self) -> None:
+        """Shutdown: flush and commit everything held."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoopConfig:
+    topics: tuple[str, ...]
+    group_id: str
+    fetch_max_records: int = 1000
+    fetch_timeout_s: float = 0.2
+    transactional_id: str | None = None
+
+
+class ConsumerLoop:
+    def __init__(
+        self,
+        bus: Bus,
+        config: LoopConfig,
+        handler_factory: Callable[[Consumer], StreamHandler],
+        metrics: ConsumerMetrics,
+    ) -> None:
+        self._bus = bus
+        self._config = config
+        self._handler_factory = handler_factory
+        self._metrics = metrics
+        self._dead_letters = DeadLetterSink(bus, config.group_id, metrics)
+        self._consumer: Consumer | None = None
+        self._handler: StreamHandler | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.last_progress = time.monotonic()
+        self.failure: BaseException | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._consumer = await self._bus.consumer(
+            list(self._config.topics),
+            self._config.group_id,
+            on_revoke=self._on_revoke,
+            transactional_id=self._config.transactional_id,
+        )
+        self._handler = self._handler_factory(self._consumer)
+        self._task = asyncio.create_task(self._run(), name=f"consume-{self._config.group_id}")
+
+    async def _on_revoke(self, partitions: set[TopicPartition]) -> None:
+        # The first assignment happens while the consumer is created, before the handler;
+        # after a failure the handler's state is suspect: leave it all uncommitted.
+        if self._handler is not None and self.failure is None:
+            await self._handler.partitions_revoked(partitions)
+
+    async def _run(self) -> None:
+        assert self._consumer is not None and self._handler is not None
+        next_lag = 0.0
+        try:
+            while not self._stopping.is_set():
+                records = await self._consumer.fetch(
+                    self._config.fetch_max_records, self._config.fetch_timeout_s
+                )
+                if records:
+                    await self._handler.handle(await self._decode(records))
+                await self._handler.tick()
+                self.last_progress = time.monotonic()
+                if self.last_progress >= next_lag:
+                    await self._refresh_lag()
+                    next_lag = self.last_progress + LAG_REFRESH_S
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self.failure = exc
+            log.exception("consumer_loop_failed", group=self._config.group_id)
+            raise
+
+    async def _decode(self, records: list[BusRecord]) -> list[Decoded]:
+        decoded = []
+        for record in records:
+            self._metrics.records.labels(record.topic).inc()
+            try:
+                message: PipelineRecord | None = decode(record.value, record.headers)
+            except PoisonRecord as exc:
+                await self._dead_letters.send(record, exc)
+                message = None
+            decoded.append(Decoded(record, message))
+        return decoded
+
+    async def _refresh_lag(self) -> None:
+        assert self._consumer is not None
+        for tp, lag in (await self._consumer.lag()).items():
+            self._metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
+
+    async def stop(self, grace_s: float = 25.0) -> None:
+        """Stop fetching, flush and commit, leave the group (within `grace_s`)."""
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                async with asyncio.timeout(grace_s):
+                    await asyncio.gather(self._task, return_exceptions=True)
+            except TimeoutError:
+                self._task.cancel()
+        try:
+            if self._handler is not None and self.failure is None:
+                async with asyncio.timeout(grace_s):
+                    await self._handler.drain()
+        except TimeoutError:
+            log.error("drain_timed_out", group=self._config.group_id)
+        finally:
+            if self._consumer is not None:
+                await self._consumer.close()

@@ -1,0 +1,98 @@
+"""The writer service: `create_app` builds it from settings, a bus and a store, so the
+same code runs alone (`exos serve writer`), in the all-in-one process, and in tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from exos_common.bus import Bus, Consumer, create_bus, ensure_pipeline_topics
+from exos_common.service.errors import install_error_handlers
+from exos_common.service.health import health_router
+from exos_common.store import Store, open_store
+from exos_common.stream.bounds import BatchBounds
+from exos_common.stream.deadletter import DeadLetterSink
+from exos_common.stream.loop import ConsumerLoop, LoopConfig
+from exos_common.stream.metrics import ConsumerMetrics
+from exos_writer.batcher import WriterHandler
+from exos_writer.settings import WriterSettings
+from exos_writer.sinks import SINKS
+
+
+def create_app(
+    settings: WriterSettings | None = None,
+    *,
+    bus: Bus | None = None,
+    store: Store | None = None,
+) -> FastAPI:
+    settings = settings or WriterSettings()
+    registry = CollectorRegistry()
+    metrics = ConsumerMetrics(registry)
+    owns_bus, owns_store = bus is None, store is None
+    the_bus = bus or create_bus("kafka", settings)
+    state: dict[str, object] = {}
+
+    def handler_factory(consumer: Consumer) -> WriterHandler:
+        the_store = state["store"]
+        assert isinstance(the_store, Store)
+        return WriterHandler(
+            consumer,
+            the_store,
+            BatchBounds(
+                settings.writer_batch_rows, settings.writer_batch_bytes, settings.writer_batch_age_s
+            ),
+            metrics,
+            DeadLetterSink(the_bus, settings.writer_group, metrics).send,
+            insert_timeout_s=settings.writer_insert_timeout_s,
+            backoff_max_s=settings.writer_backoff_max_s,
+        )
+
+    loop = ConsumerLoop(
+        the_bus,
+        LoopConfig(
+            topics=tuple(SINKS),
+            group_id=settings.writer_group,
+            fetch_max_records=settings.writer_fetch_max_records,
+        ),
+        handler_factory,
+        metrics,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state["store"] = store or open_store(settings)
+        if owns_bus:
+            await the_bus.start()
+            await ensure_pipeline_topics(the_bus, settings)
+        await loop.start()
+        try:
+            yield
+        finally:
+            await loop.stop()
+            if owns_bus:
+                await the_bus.stop()
+            if owns_store:
+                the_store = state["store"]
+                assert isinstance(the_store, Store)
+                the_store.close()
+
+    async def store_answers() -> bool:
+        the_store = state.get("store")
+        return isinstance(the_store, Store) and the_store.ping()
+
+    async def consuming() -> bool:
+        return loop.running
+
+    app = FastAPI(title="EXOS writer", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(
+        health_router(
+            registry,
+            {"kafka": the_bus.ping, "clickhouse": store_answers, "consumer": consuming},
+        )
+    )
+    app.state.loop = loop
+    return app

@@ -1,0 +1,108 @@
+"""Pipeline messages -> rows of the ClickStack tables (pure functions).
+
+Timestamps go in as integer nanoseconds, which clickhouse-connect writes to DateTime64(9)
+unchanged: replay chunks keep their exact order (HyperDX ordered them by whole seconds
+and its player froze on it). rrweb's event ordinal and chunk numbers stay in
+LogAttributes (`rr-web.event`, `rr-web.chunk`, `rr-web.total-chunks`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exos_common.messages import LogRecord, SpanRecord
+
+TRACE_COLUMNS = (
+    "Timestamp",
+    "TraceId",
+    "SpanId",
+    "ParentSpanId",
+    "TraceState",
+    "SpanName",
+    "SpanKind",
+    "ServiceName",
+    "ResourceAttributes",
+    "ScopeName",
+    "ScopeVersion",
+    "SpanAttributes",
+    "Duration",
+    "StatusCode",
+    "StatusMessage",
+    "Events.Timestamp",
+    "Events.Name",
+    "Events.Attributes",
+    "Links.TraceId",
+    "Links.SpanId",
+    "Links.TraceState",
+    "Links.Attributes",
+)
+
+REPLAY_COLUMNS = (
+    "Timestamp",
+    "TraceId",
+    "SpanId",
+    "TraceFlags",
+    "SeverityText",
+    "SeverityNumber",
+    "ServiceName",
+    "Body",
+    "ResourceSchemaUrl",
+    "ResourceAttributes",
+    "ScopeSchemaUrl",
+    "ScopeName",
+    "ScopeVersion",
+    "ScopeAttributes",
+    "LogAttributes",
+)
+LOG_COLUMNS = (*REPLAY_COLUMNS, "EventName")
+
+
+def trace_row(span: SpanRecord) -> list[Any]:
+    return [
+        span.timestamp_ns,
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
+        span.trace_state,
+        span.name,
+        span.kind,
+        span.service_name,
+        span.resource_attributes,
+        span.scope_name,
+        span.scope_version,
+        span.attributes,
+        span.duration_ns,
+        span.status_code,
+        span.status_message,
+        [event.timestamp_ns for event in span.events],
+        [event.name for event in span.events],
+        [event.attributes for event in span.events],
+        [link.trace_id for link in span.links],
+        [link.span_id for link in span.links],
+        [link.trace_state for link in span.links],
+        [link.attributes for link in span.links],
+    ]
+
+
+def replay_row(log: LogRecord) -> list[Any]:
+    return [
+        log.timestamp_ns or log.observed_timestamp_ns,
+        log.trace_id,
+        log.span_id,
+        log.trace_flags,
+        log.severity_text,
+        log.severity_number,
+        log.service_name,
+        log.body,
+        log.resource_schema_url,
+        log.resource_attributes,
+        log.scope_schema_url,
+        log.scope_name,
+        log.scope_version,
+        log.scope_attributes,
+        log.attributes,
+    ]
+
+
+def log_row(log: LogRecord) -> list[Any]:
+    return [*replay_row(log), log.event_name]
