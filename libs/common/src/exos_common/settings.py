@@ -1,9 +1,9 @@
 """Settings shared by the services, read from `EXOS_*` environment variables.
 
 Every service composes its settings class from the groups below (plus its own fields),
-so a variable means the same thing everywhere. `SETTINGS_GROUPS` is the one list the
-README configuration table is generated from (see `exos_common.settings_doc`): a new
-group or field shows up there, and a test fails until the README is regenerated.
+so a variable means the same thing everywhere. `SETTINGS_GROUPS` lists these shared groups;
+the README configuration table is generated from them plus each service's settings class
+(`exos.settings_doc`), and a test fails until the README is regenerated.
 """
 
 from __future__ import annotations
@@ -160,6 +160,10 @@ class StoreSettings(ClickHouseSettings, RetentionSettings):
     """What a process that reads or writes the EXOS tables needs."""
 
 
+# Service settings classes compose the groups above, so they are imported after them.
+from exos_enrich.settings import EnrichSettings  # noqa: E402
+from exos_ingest.settings import IngestSettings  # noqa: E402
+
 SETTINGS_GROUPS: tuple[type[BaseSettings], ...] = (
     RuntimeSettings,
     KafkaSettings,
@@ -167,4 +171,6 @@ SETTINGS_GROUPS: tuple[type[BaseSettings], ...] = (
     RetentionSettings,
     ClickHouseServerSettings,
     ServeSettings,
+    IngestSettings,
+    EnrichSettings,
 )
