@@ -160,9 +160,9 @@ class StoreSettings(ClickHouseSettings, RetentionSettings):
     """What a process that reads or writes the EXOS tables needs."""
 
 
-# Service settings classes compose the groups above, so they are imported after them.
-from exos_enrich.settings import EnrichSettings  # noqa: E402
-from exos_ingest.settings import IngestSettings  # noqa: E402
+# NOTE to service authors: do not import service settings here (exos_common must never
+# import a service; that was a circular dependency). The README table picks service
+# settings up by itself from `exos_<service>.settings` (see src/exos/settings_doc.py).
 
 SETTINGS_GROUPS: tuple[type[BaseSettings], ...] = (
     RuntimeSettings,
@@ -171,6 +171,4 @@ SETTINGS_GROUPS: tuple[type[BaseSettings], ...] = (
     RetentionSettings,
     ClickHouseServerSettings,
     ServeSettings,
-    IngestSettings,
-    EnrichSettings,
 )
