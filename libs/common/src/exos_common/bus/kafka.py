@@ -75,18 +75,31 @@ class KafkaBus(SingleRecordPublish):
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
         self._options = connection_options(settings)
-        self._producer = AIOKafkaProducer(**producer_options(settings, self._options))
+        # aiokafka clients bind to the running event loop, so they are made in start().
+        self._producer_or_none: AIOKafkaProducer | None = None
+
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self._producer_or_none is None:
+            raise BusError("the Kafka bus is not started")
+        return self._producer_or_none
 
     async def start(self) -> None:
+        self._producer_or_none = AIOKafkaProducer(
+            **producer_options(self._settings, self._options)
+        )
         try:
             await self._producer.start()
         except KafkaError as exc:
             raise BusUnavailable(f"cannot reach Kafka at {self._settings.kafka_bootstrap}") from exc
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._producer_or_none is not None:
+            await self._producer_or_none.stop()
 
     async def ping(self) -> bool:
+        if self._producer_or_none is None:
+            return False
         try:
             async with asyncio.timeout(5.0):
                 await self._producer.client.fetch_all_metadata()
