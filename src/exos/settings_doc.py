@@ -54,6 +54,8 @@ def env_name(group: type[BaseSettings], field: str) -> str:
 
 def _default(group: type[BaseSettings], field: str) -> str:
     info = group.model_fields[field]
+    if info.default_factory is not None:
+        return "(computed)"
     if info.default is None:
         return "(unset)"
     value = str(info.default)

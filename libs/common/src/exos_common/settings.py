@@ -8,6 +8,7 @@ the README configuration table is generated from them plus each service's settin
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +32,11 @@ class RuntimeSettings(BaseSettings):
     )
     log_format: Literal["json", "console"] = Field(
         "json", description="`json` for machines (default), `console` for a human at a terminal."
+    )
+    instance_id: str = Field(
+        default_factory=socket.gethostname,
+        description="Stable name of this replica (default: the host name; a StatefulSet "
+        "pod name keeps it across restarts). Names enrich's Kafka transactions.",
     )
     cache_dir: Path = Field(
         Path.home() / ".cache" / "exos",

@@ -205,7 +205,13 @@ class KafkaConsumer:
         self._transactions: AIOKafkaProducer | None = None
         if transactional_id is not None:
             self._transactions = AIOKafkaProducer(
-                **producer_options(settings, options) | {"transactional_id": transactional_id}
+                **producer_options(settings, options)
+                | {
+                    "transactional_id": transactional_id,
+                    # A replica killed mid-transaction blocks read_committed readers of
+                    # its partitions until the broker aborts it: keep that short.
+                    "transaction_timeout_ms": 10_000,
+                }
             )
 
     async def start(self, topics: Sequence[str]) -> None:
