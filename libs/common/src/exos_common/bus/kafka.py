@@ -299,9 +299,10 @@ class KafkaConsumer:
                 async with producer.transaction():
                     for r in records:
                         await producer.send(r.topic, r.value, key=r.key, headers=r.headers)
-                    await producer.send_offsets_to_transaction(
-                        {_to_kafka(tp): off for tp, off in offsets.items()}, self._group_id
-                    )
+                    if offsets:
+                        await producer.send_offsets_to_transaction(
+                            {_to_kafka(tp): off for tp, off in offsets.items()}, self._group_id
+                        )
         except MessageSizeTooLargeError as exc:
             raise RecordTooLarge(str(exc)) from exc
         except (TimeoutError, KafkaError) as exc:
