@@ -1,0 +1,80 @@
+"""Settings of the ingest service: the Kafka and runtime groups plus its own `ingest_*`
+fields, all read from `EXOS_*` variables."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from exos_common.settings import KafkaSettings, RuntimeSettings
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def split_list(value: str | None) -> list[str]:
+    """Comma-separated values, blanks dropped (env variables cannot hold real lists
+    without JSON, which nobody types into a Helm value)."""
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+class IngestSettings(KafkaSettings, RuntimeSettings):
+    """The OTLP/HTTP receiver: who may send, how much, and from behind which proxies."""
+
+    model_config = SettingsConfigDict(env_prefix="EXOS_", extra="ignore", env_ignore_empty=True)
+
+    ingest_api_keys: str | None = Field(
+        None,
+        description="Comma-separated API keys accepted on `/v1/*` (the SDK's `apiKey`, sent as "
+        "`authorization: <key>` or `Bearer <key>`). Unset: ingest is open (a warning is logged).",
+    )
+    ingest_max_body_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body as sent (compressed); larger requests get 413.",
+    )
+    ingest_max_decompressed_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Largest body after gzip/deflate decompression (gzip-bomb guard); 413 above.",
+    )
+    ingest_trusted_proxies: str | None = Field(
+        None,
+        description="Comma-separated CIDRs of reverse proxies whose `X-Forwarded-For` is "
+        "believed (e.g. `10.0.0.0/8`). Empty: the client IP is the TCP peer.",
+    )
+    ingest_cors_origins: str = Field(
+        "*",
+        description="Comma-separated origins allowed to post from browsers (`*`: any).",
+    )
+    ingest_cors_max_age_s: int = Field(
+        7200, ge=0, description="How long browsers may cache a CORS preflight answer."
+    )
+    ingest_retry_after_s: int = Field(
+        5, ge=1, description="`Retry-After` seconds sent with 503 when Kafka does not acknowledge."
+    )
+
+    @field_validator("ingest_trusted_proxies")
+    @classmethod
+    def _valid_cidrs(cls, value: str | None) -> str | None:
+        for cidr in split_list(value):
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"EXOS_INGEST_TRUSTED_PROXIES: {cidr!r} is not a CIDR") from exc
+        return value
+
+    @property
+    def api_keys(self) -> list[str]:
+        return split_list(self.ingest_api_keys)
+
+    @property
+    def trusted_proxies(self) -> list[IPNetwork]:
+        return [
+            ipaddress.ip_network(c, strict=False) for c in split_list(self.ingest_trusted_proxies)
+        ]
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return split_list(self.ingest_cors_origins)

@@ -1,0 +1,38 @@
+"""Helpers shared by the ingest tests (settings, reading topics back)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exos_common.bus import Bus, BusRecord
+from exos_common.codec import PipelineRecord, decode
+from exos_ingest.settings import IngestSettings
+
+API_KEY = "test-key-123"
+PEER = ("203.0.113.7", 51234)
+
+
+def settings_for(**overrides: Any) -> IngestSettings:
+    values: dict[str, Any] = {
+        "ingest_api_keys": f"{API_KEY},second-key",
+        "ingest_max_body_bytes": 4 * 1024 * 1024,
+        "ingest_max_decompressed_bytes": 6 * 1024 * 1024,
+    }
+    values.update(overrides)
+    return IngestSettings(**values)
+
+
+async def drain(bus: Bus, topic: str, group: str = "test") -> list[BusRecord]:
+    """Everything on `topic` so far (a fresh group reads from the start)."""
+    consumer = await bus.consumer([topic], f"{group}-{topic}")
+    try:
+        records: list[BusRecord] = []
+        while batch := await consumer.fetch(1000, 0.05):
+            records.extend(batch)
+        return records
+    finally:
+        await consumer.close()
+
+
+def decoded(records: list[BusRecord]) -> list[PipelineRecord]:
+    return [decode(r.value, r.headers) for r in records]
