@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what EXOS needs on a fresh machine, idempotently: uv, the Python workspace
-# (locked), and Java 17 + Maven for the local Kafka broker. Safe to run again: each
-# step checks first and does nothing when its tool is already there.
+# (locked), Java 17 + Maven for the local Kafka broker, Debian's Chromium and the npm
+# packages of the browser tests (the real HyperDX SDK). Safe to run again: each step
+# checks first and does nothing when its tool is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,18 @@ fi
 
 command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
 command -v mvn >/dev/null 2>&1 || apt_install maven
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+[ -x /usr/bin/chromium ] || apt_install chromium
 
 say "uv sync (locked)"
 uv sync --locked --quiet
+
+# npm ci only when the lock changed since the last install (it wipes node_modules).
+for dir in tests/e2e/browser; do
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] \
+     || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.exos-installed-lock"; then
+    say "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error \
+      && cp package-lock.json node_modules/.exos-installed-lock)
+  fi
+done

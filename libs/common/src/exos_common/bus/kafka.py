@@ -85,9 +85,7 @@ class KafkaBus(SingleRecordPublish):
         return self._producer_or_none
 
     async def start(self) -> None:
-        self._producer_or_none = AIOKafkaProducer(
-            **producer_options(self._settings, self._options)
-        )
+        self._producer_or_none = AIOKafkaProducer(**producer_options(self._settings, self._options))
         try:
             await self._producer.start()
         except KafkaError as exc:
