@@ -133,3 +133,13 @@ def test_memory_per_session_is_a_few_kilobytes(clock: FakeClock) -> None:
     per_session = grown / 200
     print(f"~{per_session / 1024:.1f} KiB per session")
     assert per_session < 10 * 1024  # ~6 KiB on CPython 3.11
+
+
+def test_records_without_a_session_pass_through_untouched(clock: FakeClock) -> None:
+    enricher = make_enricher(clock)
+    server_span = span("GET /orders", 0, session="", attributes={"user.email": "a@b.c"})
+    other = span("GET /inbox", 10, session="")
+    assert enricher.process(server_span) == [server_span]
+    assert enricher.process(other) == [other]
+    assert "user.email" not in other.attributes
+    assert len(enricher) == 0

@@ -108,6 +108,9 @@ class SessionEnricher:
 
     def process(self, record: SpanRecord | LogRecord | ReplayChunk) -> list[EnrichedRecord]:
         now = self._clock()
+        if not record.session_id:
+            # Server-side SDKs send no session: nothing to join, nothing to remember.
+            return [] if isinstance(record, ReplayChunk) else [record]
         if isinstance(record, ReplayChunk):
             return self._replay(record, now)
         if isinstance(record, SpanRecord):
