@@ -116,7 +116,7 @@ class Engine:
 
     def open(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._root = chdb.connect(self.path)  # type: ignore[no-untyped-call]
+        self._root = chdb.connect(self.path)  # type: ignore[no-untyped-call,unused-ignore]
         sql = "SELECT version(), timezone(), getSetting('enable_http_compression')"
         row = self._root.query(sql, "TabSeparated").bytes().decode().strip().split("\t")
         self.version, self.timezone = row[0], row[1]
@@ -191,7 +191,7 @@ class Engine:
         return drained
 
     def _connect(self, settings: Mapping[str, str] | None, database: str | None) -> Any:
-        conn = chdb.connect(self.path)  # type: ignore[no-untyped-call]
+        conn = chdb.connect(self.path)  # type: ignore[no-untyped-call,unused-ignore]
         try:
             if database:
                 conn.query(f"USE {quote_identifier(database)}", "TabSeparated")
