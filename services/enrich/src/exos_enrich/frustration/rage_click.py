@@ -26,7 +26,6 @@ class _Element:
     burst_first: Click | None = None
     burst_last_ns: int = 0
     burst_count: int = 0
-    last_click: Click | None = None
     last_arrival: float = 0.0
 
 
@@ -50,13 +49,13 @@ class RageClickDetector:
             if click.timestamp_ns - element.burst_last_ns <= self._window_ns:
                 element.burst_last_ns = max(element.burst_last_ns, click.timestamp_ns)
                 element.burst_count += 1
-                element.last_click, element.last_arrival = click, now
+                element.last_arrival = now
                 return out
             out.append(self._close(element))
         bisect.insort(element.recent, click.timestamp_ns)
         while element.recent[-1] - element.recent[0] > self._window_ns:
             del element.recent[0]
-        element.last_click, element.last_arrival = click, now
+        element.last_arrival = now
         if len(element.recent) > self._threshold:
             first_ns = element.recent[0]
             element.burst_first = Click(first_ns, click.xpath, click.element, click.page_url)
@@ -98,7 +97,10 @@ class RageClickDetector:
         out: list[Candidate] = []
         for xpath in list(self._elements):
             element = self._elements[xpath]
-            last_ns = element.last_click.timestamp_ns if element.last_click else 0
+            if element.burst_first is not None:
+                last_ns = element.burst_last_ns
+            else:
+                last_ns = element.recent[-1] if element.recent else 0
             over = span_watermark_ns - last_ns > self._window_ns
             settled = now - element.last_arrival >= settle_s
             if element.burst_first is not None and (over or settled):

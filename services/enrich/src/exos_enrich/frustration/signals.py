@@ -115,7 +115,8 @@ class Outbox:
             if span_watermark_ns >= c.end_ns + grace_ns or now - c.created_at >= settle_s
         ]
         if ready:
-            self.waiting = [c for c in self.waiting if c not in ready]
+            released = {id(c) for c in ready}
+            self.waiting = [c for c in self.waiting if id(c) not in released]
         return ready
 
     def take_all(self) -> list[Candidate]:
