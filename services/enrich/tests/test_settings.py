@@ -47,3 +47,12 @@ def test_the_settings_table_lists_enrich_variables() -> None:
     table = render_table()
     for name in ("EXOS_ENRICH_SESSION_IDLE_S", "EXOS_GEOIP_MMDB", "EXOS_FRUSTRATION_RAGE_CLICKS"):
         assert table.count(f"| `{name}` |") == 1
+
+
+def test_trusted_proxies_are_checked_and_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXOS_ENRICH_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8")
+    networks = EnrichSettings().trusted_proxy_networks
+    assert [str(n) for n in networks] == ["10.0.0.0/8", "fd00::/8"]
+    monkeypatch.setenv("EXOS_ENRICH_TRUSTED_PROXIES", "10.0.0.0/8,not-a-cidr")
+    with pytest.raises(ValidationError, match="not-a-cidr"):
+        EnrichSettings()

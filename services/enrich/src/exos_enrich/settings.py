@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -10,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 
 from exos_common.settings import KafkaSettings, RuntimeSettings
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 RULES = ("rage_click", "dead_click", "excessive_scroll", "quick_back")
 
 
@@ -137,3 +139,14 @@ class EnrichSettings(RuntimeSettings, KafkaSettings):
     @property
     def trusted_proxies(self) -> tuple[str, ...]:
         return tuple(c.strip() for c in self.enrich_trusted_proxies.split(",") if c.strip())
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in self.trusted_proxies)
+
+    @field_validator("enrich_trusted_proxies")
+    @classmethod
+    def _valid_cidrs(cls, value: str) -> str:
+        for cidr in (c.strip() for c in value.split(",") if c.strip()):
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad entry
+        return value

@@ -100,7 +100,7 @@ def _read_cookie(raw: str | None) -> tuple[str, int, int] | None:
 def visitor_router(
     resolver: VisitorResolver,
     *,
-    trusted_proxies: Sequence[str] = (),
+    trusted_proxies: Sequence[str | ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
     visit_gap_s: float = 1800.0,
     clock: Callable[[], float] = time.time,
 ) -> APIRouter:
