@@ -20,6 +20,10 @@ class EnrichSettings(RuntimeSettings, KafkaSettings):
 
     model_config = SettingsConfigDict(env_prefix="EXOS_", extra="ignore", env_ignore_empty=True)
 
+    enrich_group: str = Field("exos-enrich", description="Kafka consumer group of enrich.")
+    enrich_fetch_max_records: int = Field(
+        2_000, ge=1, description="Records fetched per poll; one Kafka transaction each."
+    )
     enrich_session_idle_s: float = Field(
         1800.0, gt=0, description="A session that sent nothing for this long is forgotten."
     )
