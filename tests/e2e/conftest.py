@@ -114,3 +114,43 @@ def e2e_store(platform_env: dict[str, str]) -> Iterator[Store]:
     store = open_store(settings)
     yield store
     store.close()
+
+
+class Platform:
+    """ingest, enrich and writer as separate processes on one test's groups and database."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, api_key: str) -> None:
+        run = uuid.uuid4().hex[:8]
+        self.api_key = api_key
+        self.env = env | {
+            "EXOS_INGEST_API_KEYS": api_key,
+            "EXOS_ENRICH_GROUP": f"enrich-{run}",
+            "EXOS_WRITER_GROUP": f"writer-{run}",
+            "EXOS_WRITER_BATCH_AGE_S": "0.2",
+            "EXOS_ENRICH_SIGNAL_SETTLE_S": "2",
+        }
+        self.ingest = ServiceProcess("ingest", self.env, log_dir)
+        self.enrich = ServiceProcess(
+            "enrich", self.env | {"EXOS_INSTANCE_ID": f"enrich-{run}-0"}, log_dir
+        )
+        self.writer = ServiceProcess("writer", self.env, log_dir)
+
+    @property
+    def services(self) -> tuple[ServiceProcess, ...]:
+        return (self.ingest, self.enrich, self.writer)
+
+    def start(self) -> Platform:
+        for service in self.services:
+            service.start()
+        return self
+
+    def stop(self) -> None:
+        for service in self.services:
+            service.stop()
+
+
+@pytest.fixture
+def platform(platform_env: dict[str, str], tmp_path: Path) -> Iterator[Platform]:
+    running = Platform(platform_env, tmp_path, api_key=f"key-{uuid.uuid4().hex[:6]}").start()
+    yield running
+    running.stop()

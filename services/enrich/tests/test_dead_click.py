@@ -175,3 +175,20 @@ def test_mutations_long_before_are_forgotten_but_recent_ones_kept(clock: FakeClo
     assert enricher.stats.dead_clicks_undecided == 1
     out = feed(enricher, mutation(40_100), mouse_move(41_000), click(40_000))
     assert signals(out + settle(enricher, clock)) == []
+
+
+def test_mutation_stamped_just_before_the_sub_millisecond_click_is_not_dead(
+    enricher: SessionEnricher, clock: FakeClock
+) -> None:
+    # Seen in Chromium: click span at ...101.4 ms (performance.now), the mutation it
+    # caused stamped ...101 ms (Date.now, whole milliseconds).
+    out = feed(enricher, recording_started(), click(1000.4), mutation(1000), mouse_move(1600))
+    assert signals(out + settle(enricher, clock)) == []
+
+
+def test_doubled_spans_a_millisecond_apart_are_one_dead_click(
+    enricher: SessionEnricher, clock: FakeClock
+) -> None:
+    first, second = click(1000)[0], click(1001)[1]  # the SDK's pair, 1 ms apart
+    out = feed(enricher, recording_started(), [first, second], mouse_move(1700))
+    assert len(signals(out + settle(enricher, clock), "dead_click")) == 1

@@ -325,3 +325,25 @@ def test_console_levels_map_to_otel_severities() -> None:
     assert severity_of("debug") == ("debug", 5)
     assert severity_of("ERROR") == ("error", 17)
     assert severity_of("table") == ("table", 0)
+
+
+def test_uncaught_errors_stay_spans_and_become_error_logs() -> None:
+    from exos_common.messages import LogRecord, SpanRecord
+    from exos_ingest.console import console_records
+
+    onerror = SpanRecord(
+        session_id="s1",
+        timestamp_ns=5,
+        trace_id="a" * 32,
+        span_id="b" * 16,
+        name="onerror",
+        service_name="web",
+        attributes={"component": "error", "error.message": "boom", "error.stack": "at x"},
+    )
+    span, log = console_records(onerror, trace_flags=1)
+    assert span is onerror
+    assert isinstance(log, LogRecord)
+    assert (log.severity_text, log.severity_number, log.body) == ("error", 17, "boom")
+    assert log.attributes["error.stack"] == "at x"
+    click = SpanRecord("s1", 5, "a" * 32, "c" * 16, "click", "web", attributes={})
+    assert console_records(click, trace_flags=1) == [click]

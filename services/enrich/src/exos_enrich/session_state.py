@@ -27,6 +27,8 @@ from exos_enrich.frustration.signals import ClientSignal, Outbox
 from exos_enrich.identity import SessionIdentity
 
 _RECENT_CLICKS = 8  # (xpath, time) keys kept to merge the SDK's doubled click spans
+# Two click spans of one target this close are one physical click (see remember_click).
+SAME_CLICK_NS = 10_000_000
 _CLIENT_SIGNALS = 32  # client-sent signals kept to suppress the server's duplicates
 
 
@@ -53,8 +55,14 @@ class SessionState:
     outbox: Outbox = field(default_factory=Outbox)
 
     def remember_click(self, key: tuple[str, int]) -> bool:
-        """False when this click was already seen (the SDK's second, identical span)."""
-        if key in self.recent_clicks:
+        """False when this click was already seen: the SDK's second span of one click has
+        the same target and a start up to a millisecond apart (seen in Chromium), while
+        even a robot's clicks are tens of milliseconds apart."""
+        target, timestamp_ns = key
+        if any(
+            seen == target and abs(seen_ns - timestamp_ns) <= SAME_CLICK_NS
+            for seen, seen_ns in self.recent_clicks
+        ):
             return False
         self.recent_clicks.append(key)
         if len(self.recent_clicks) > _RECENT_CLICKS:

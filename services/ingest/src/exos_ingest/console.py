@@ -2,11 +2,13 @@
 
 The SDK's console instrumentation turns `console.log/info/warn/debug` into spans
 `console.<type>` (attribute `component: console`, `level`, `message`), and
-`console.error` reaches the errors instrumentation as a span `console.error`
-(`component: error`, `error.message`, `error.stack`). Console text is log data: turning
-it into `otel_logs` rows puts the Console tab and site health's console errors on one
-table with real severities. `console.error` spans stay spans as well, because errors
-are counted on the trace table (status Error, HyperDX's session list). Pure functions.
+`console.error` and uncaught errors reach the errors instrumentation as spans
+`console.error`, `onerror`, `unhandledrejection`, `eventListener.error` (`component:
+error`, `error.message`, `error.stack`), all of which a browser's console shows too.
+Console text is log data: turning it into `otel_logs` rows puts the Console tab and site
+health's console errors on one table with real severities. Error spans stay spans as
+well, because errors are counted on the trace table (status Error, HyperDX's session
+list). Pure functions.
 """
 
 from __future__ import annotations
@@ -32,14 +34,12 @@ SEVERITY_NUMBERS = {
 
 def console_records(span: SpanRecord, *, trace_flags: int) -> list[PipelineRecord]:
     """What to publish for one span: the span itself, a log record in its place (console
-    output), or both (`console.error`)."""
+    output), or both (errors: `console.error`, `onerror`, `unhandledrejection`, ...)."""
     component = span.attributes.get("component")
-    if not span.name.startswith(CONSOLE_PREFIX):
-        return [span]
-    if component == CONSOLE_COMPONENT:
-        return [console_log(span, trace_flags=trace_flags)]
-    if component == ERROR_COMPONENT and span.name == "console.error":
+    if component == ERROR_COMPONENT:
         return [span, console_error_log(span, trace_flags=trace_flags)]
+    if component == CONSOLE_COMPONENT and span.name.startswith(CONSOLE_PREFIX):
+        return [console_log(span, trace_flags=trace_flags)]
     return [span]
 
 

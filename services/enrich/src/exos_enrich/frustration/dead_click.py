@@ -31,6 +31,10 @@ from exos_enrich.frustration.signals import NS_PER_MS, NS_PER_S, Candidate, Clic
 RULE = "dead_click"
 
 
+# How far rrweb's and the spans' clocks may disagree (see _decide).
+CLOCK_TOLERANCE_NS = 20_000_000
+
+
 class ResponseHistory:
     """Times of DOM changes as merged intervals. Two changes closer than the window are
     one interval; that keeps "is there a change in [t, t + window]" exact (any
@@ -175,7 +179,10 @@ class DeadClickDetector:
         if click.timestamp_ns < self.replay_first_ns or click.timestamp_ns < self.history.floor_ns:
             self.undecided += 1
             return []
-        if self.history.any_between(click.timestamp_ns, window_end):
+        # rrweb stamps events with whole milliseconds of Date.now(), spans carry
+        # sub-millisecond times from performance.now(): a mutation the click caused can
+        # carry a stamp a little before the click's own. Look back a few milliseconds.
+        if self.history.any_between(click.timestamp_ns - CLOCK_TOLERANCE_NS, window_end):
             return []
         return [
             Candidate(
