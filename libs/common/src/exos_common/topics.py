@@ -18,6 +18,7 @@ class Topic(StrEnum):
     SPANS_ENRICHED = "spans.enriched"
     LOGS_ENRICHED = "logs.enriched"
     DEAD_LETTER = "exos.deadletter"
+    ENRICH_STATE = "enrich.state"
 
 
 PIPELINE_TOPICS: tuple[Topic, ...] = tuple(Topic)
@@ -28,6 +29,11 @@ PIPELINE_TOPICS: tuple[Topic, ...] = tuple(Topic)
 _WEEK_MS = 7 * 24 * 3600 * 1000
 _RETENTION_MS: dict[Topic, int] = {topic: _WEEK_MS for topic in Topic}
 _RETENTION_MS[Topic.DEAD_LETTER] = 30 * 24 * 3600 * 1000
+# enrich's session-state changelog: compacted to the latest snapshot per session, and a
+# session idle for longer than its longest possible life (4 h) is dropped entirely.
+_RETENTION_MS[Topic.ENRICH_STATE] = 8 * 3600 * 1000
+_CLEANUP = {topic: "delete" for topic in Topic}
+_CLEANUP[Topic.ENRICH_STATE] = "compact,delete"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,7 @@ def pipeline_topic_specs(
                 "max.message.bytes": str(max_message_bytes),
                 "min.insync.replicas": min_insync,
                 "compression.type": "producer",
+                "cleanup.policy": _CLEANUP[topic],
             },
         )
         for topic in PIPELINE_TOPICS

@@ -299,3 +299,16 @@ async def test_publish_and_commit_needs_a_transactional_consumer(bus: Bus) -> No
     with pytest.raises(BusError, match="transactional_id"):
         await plain.publish_and_commit([], {})
     await plain.close()
+
+
+async def test_read_partition_returns_every_record_in_order_outside_any_group(bus: Bus) -> None:
+    topic = await new_topic(bus, partitions=2)
+    key_for_zero = next(
+        k for k in (f"k{i}".encode() for i in range(100)) if (murmur2(k) & 0x7FFFFFFF) % 2 == 0
+    )
+    await bus.publish_many(
+        [OutgoingRecord(topic, str(i).encode(), key_for_zero) for i in range(1500)]
+    )
+    got = [r async for batch in bus.read_partition(topic, 0) for r in batch]
+    assert [r.value for r in got] == [str(i).encode() for i in range(1500)]
+    assert [r async for batch in bus.read_partition(topic, 1) for r in batch] == []

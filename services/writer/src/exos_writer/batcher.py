@@ -229,6 +229,9 @@ class WriterHandler:
             else:
                 await self._add(pb, decoded)
 
+    async def partitions_assigned(self, partitions: set[TopicPartition]) -> None:
+        """Nothing to restore: a partition's intent is read with its first record."""
+
     async def partitions_revoked(self, partitions: set[TopicPartition]) -> None:
         """Flush what we hold for partitions that move (one attempt); what fails stays
         uncommitted and its intent lets the next owner re-form the same batch."""

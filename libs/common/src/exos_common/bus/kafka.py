@@ -11,7 +11,7 @@ in-sync replica has the record.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
@@ -137,6 +137,29 @@ class KafkaBus(SingleRecordPublish):
             raise BusUnavailable(f"Kafka did not acknowledge: {exc!r}") from exc
         return [Delivery(m.topic, m.partition, m.offset) for m in metadata]
 
+    async def read_partition(self, topic: str, partition: int) -> AsyncIterator[list[BusRecord]]:
+        reader = AIOKafkaConsumer(
+            client_id=f"{self._settings.kafka_client_id}-reader",
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=self._settings.kafka_max_message_bytes,
+            **self._options,
+        )
+        await reader.start()
+        try:
+            tp = KafkaTopicPartition(topic, partition)
+            reader.assign([tp])
+            await reader.seek_to_beginning(tp)
+            # The last stable offset: with read_committed, the end a reader can reach.
+            end = (await reader.end_offsets([tp]))[tp]
+            while await reader.position(tp) < end:
+                fetched = await reader.getmany(tp, timeout_ms=1000, max_records=1000)
+                batch = [_bus_record(r) for r in fetched.get(tp, []) if r.offset < end]
+                if batch:
+                    yield batch
+        finally:
+            await reader.stop()
+
     async def consumer(
         self,
         topics: Sequence[str],
@@ -151,6 +174,18 @@ class KafkaBus(SingleRecordPublish):
         )
         await consumer.start(topics)
         return consumer
+
+
+def _bus_record(r: Any) -> BusRecord:
+    return BusRecord(
+        topic=r.topic,
+        partition=r.partition,
+        offset=r.offset,
+        key=r.key,
+        value=r.value,
+        headers=list(r.headers),
+        timestamp_ms=r.timestamp,
+    )
 
 
 def _to_kafka(tp: TopicPartition) -> KafkaTopicPartition:
@@ -239,19 +274,7 @@ class KafkaConsumer:
         by_partition = await self._consumer.getmany(
             timeout_ms=int(timeout_s * 1000), max_records=max_records
         )
-        return [
-            BusRecord(
-                topic=r.topic,
-                partition=r.partition,
-                offset=r.offset,
-                key=r.key,
-                value=r.value,
-                headers=list(r.headers),
-                timestamp_ms=r.timestamp,
-            )
-            for records in by_partition.values()
-            for r in records
-        ]
+        return [_bus_record(r) for records in by_partition.values() for r in records]
 
     async def commit(
         self,

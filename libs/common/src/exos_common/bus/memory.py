@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka.partitioner import murmur2
@@ -108,6 +108,14 @@ class InProcessBus(SingleRecordPublish):
             )
         )
         return Delivery(record.topic, partition, len(log) - 1)
+
+    async def read_partition(self, topic: str, partition: int) -> AsyncIterator[list[BusRecord]]:
+        if topic not in self._topics:
+            raise UnknownTopic(topic)
+        log = self._topics[topic].partitions[partition]
+        end = len(log)
+        for start in range(0, end, 1000):
+            yield log[start : min(start + 1000, end)]
 
     async def consumer(
         self,

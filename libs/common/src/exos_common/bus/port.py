@@ -20,7 +20,7 @@ Semantics, the same on both:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -165,6 +165,12 @@ class Bus(Protocol):
     async def publish_many(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
         """Publish several records at once; returns when all are acknowledged (raises
         if any was not, after which the caller must treat the whole call as failed)."""
+        ...
+
+    def read_partition(self, topic: str, partition: int) -> AsyncIterator[list[BusRecord]]:
+        """Every committed record of one partition, oldest first, in batches, up to the
+        end the partition had when reading started; outside any consumer group (for
+        restoring state from a compacted changelog topic)."""
         ...
 
     async def consumer(

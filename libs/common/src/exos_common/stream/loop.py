@@ -43,6 +43,10 @@ class StreamHandler(Protocol):
         """Called after every fetch, also an empty one: flush what is due, retry."""
         ...
 
+    async def partitions_assigned(self, partitions: set[TopicPartition]) -> None:
+        """Before the first record of these partitions is handed over (restore state)."""
+        ...
+
     async def partitions_revoked(self, partitions: set[TopicPartition]) -> None: ...
 
     async def drain(self) -> None:
@@ -87,11 +91,18 @@ class ConsumerLoop:
         self._consumer = await self._bus.consumer(
             list(self._config.topics),
             self._config.group_id,
+            on_assign=self._on_assign,
             on_revoke=self._on_revoke,
             transactional_id=self._config.transactional_id,
         )
         self._handler = self._handler_factory(self._consumer)
+        # The first assignment came while the consumer was being created.
+        await self._handler.partitions_assigned(self._consumer.assignment())
         self._task = asyncio.create_task(self._run(), name=f"consume-{self._config.group_id}")
+
+    async def _on_assign(self, partitions: set[TopicPartition]) -> None:
+        if self._handler is not None and self.failure is None:
+            await self._handler.partitions_assigned(partitions)
 
     async def _on_revoke(self, partitions: set[TopicPartition]) -> None:
         # The first assignment happens while the consumer is created, before the handler;
