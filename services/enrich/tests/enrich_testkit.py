@@ -228,3 +228,25 @@ def signals(records: list[Any], name: str | None = None) -> list[SpanRecord]:
 def settle(enricher: SessionEnricher, clock: FakeClock, seconds: float = 16.0) -> list[SpanRecord]:
     clock.advance(seconds)
     return enricher.flush_expired()
+
+
+def typical_session(session: str) -> list[Any]:
+    """A browsing session's records: visitor, sign-in, replay, 30 clicks with mutations,
+    mouse moves and scrolls."""
+    client = ClientContext(ip="73.162.10.20", user_agent="Mozilla/5.0 Chrome/122.0.0.0")
+    records: list[Any] = [
+        span("documentLoad", 0, session=session, client=client),
+        navigation("documentLoad", 0, "https://exos-demo.com/a.html"),
+        span("signin", 10, session=session, attributes={"user.email": "ann@example.com"}),
+        *meta(0, session=session),
+        *full_snapshot(1, session=session),
+    ]
+    for i in range(30):
+        records += click(1_000 * i, session=session, xpath=f"//button[{i % 5}]")
+        records += mutation(1_000 * i + 100, session=session)
+        records += mouse_move(1_000 * i + 600, session=session)
+        records += scroll(1_000 * i + 700, y=50 * i, session=session)
+    for record in records:
+        record.session_id = session
+        record.resource_attributes["rum.sessionId"] = session
+    return records

@@ -76,3 +76,21 @@ def test_garbage_is_not_an_event() -> None:
     chunk.body = "{broken"
     assert assembler.add(chunk) is None
     assert assembler.dropped_events == 1
+
+
+def test_times_and_offsets_that_are_no_numbers_a_process_can_hold_are_not_read() -> None:
+    # Session state holds event times in int64 arrays and snapshots: a browser's
+    # nonsense must be dropped here, not fail later (or crash the consumer now).
+    huge = '{"type":3,"data":{"source":0},"timestamp":1e300}'
+    assert parse_event(huge[:512], huge[-512:], 0, huge) is None
+    assert (
+        parse_event('{"type":3,"data":{"source":0},', '"timestamp":' + "9" * 400 + "}", 0, None)
+        is None
+    )
+    assert parse_event('{"type":3,"data":{"source":0}', "}", 2**63, None) is None
+    tail = '"id":1},"initialOffset":{"left":0,"top":1.2.3}},"timestamp":5}'
+    event = parse_event('{"type":2,"data":{"node":', tail, ns(5), None)
+    assert event is not None and (event.document_id, event.initial_top) == (None, None)
+    tail = '"id":1},"initialOffset":{"left":0,"top":1e999}},"timestamp":5}'
+    event = parse_event('{"type":2,"data":{"node":', tail, ns(5), None)
+    assert event is not None and event.initial_top is None

@@ -9,18 +9,13 @@ from enrich_testkit import (
     FakeClock,
     click,
     feed,
-    full_snapshot,
     make_enricher,
     meta,
-    mouse_move,
     mutation,
-    navigation,
-    scroll,
     signals,
     span,
+    typical_session,
 )
-
-from exos_common.messages import ClientContext
 
 
 def test_idle_sessions_expire_after_the_idle_time(clock: FakeClock) -> None:
@@ -96,31 +91,11 @@ def test_flush_expired_only_settles_sessions_with_open_work(clock: FakeClock) ->
     assert list(enricher._open) == ["busy"]  # a click waiting for replay
 
 
-def _typical_session(session: str) -> list:
-    client = ClientContext(ip="73.162.10.20", user_agent="Mozilla/5.0 Chrome/122.0.0.0")
-    records: list = [
-        span("documentLoad", 0, session=session, client=client),
-        navigation("documentLoad", 0, "https://exos-demo.com/a.html"),
-        span("signin", 10, session=session, attributes={"user.email": "ann@example.com"}),
-        *meta(0, session=session),
-        *full_snapshot(1, session=session),
-    ]
-    for i in range(30):
-        records += click(1_000 * i, session=session, xpath=f"//button[{i % 5}]")
-        records += mutation(1_000 * i + 100, session=session)
-        records += mouse_move(1_000 * i + 600, session=session)
-        records += scroll(1_000 * i + 700, y=50 * i, session=session)
-    for record in records:
-        record.session_id = session
-        record.resource_attributes["rum.sessionId"] = session
-    return records
-
-
 def test_memory_per_session_is_a_few_kilobytes(clock: FakeClock) -> None:
     enricher = make_enricher(clock)
-    for record in _typical_session("warm-up"):  # one-time costs (regex caches) first
+    for record in typical_session("warm-up"):  # one-time costs (regex caches) first
         enricher.process(record)
-    batches = [_typical_session(f"session-{n}") for n in range(200)]
+    batches = [typical_session(f"session-{n}") for n in range(200)]
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     for batch in batches:

@@ -7,28 +7,29 @@ attributes), followed by the frustration-signal spans that became certain with i
 Replay chunks only feed the rules (the writer stores `replay.raw` itself), so they
 return signals only. `flush_expired` settles what only wall time can settle and drops
 idle sessions; `forget` / `forget_if` drop sessions without publishing (rebalance).
+`snapshot` / `restore` / `take_touched` let the engine checkpoint the sessions a batch
+changed and load them on another replica (`exos_enrich.snapshot`).
 
 Time: rules run on event time (span timestamps, rrweb timestamps); the injected clock
 (wall time) only settles open signals, times out clicks waiting for replay and expires
-idle sessions. The state is in memory and not checkpointed: after a restart or a
-rebalance the consumer replays from its committed offsets with fresh state, so a signal
-whose triggering events straddle the committed offset may be missed; one detected again
-gets the same span id (see `signal_ids`).
+idle sessions. The state is in memory; unless the engine restores the sessions'
+snapshots, a restart or a rebalance replays from the committed offsets with fresh state,
+so a signal whose triggering events straddle the committed offset may be missed; one
+detected again gets the same span id (see `signal_ids`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 
+from exos_common.logs import get_logger
 from exos_common.messages import SESSION_ID_ATTRIBUTE, LogRecord, ReplayChunk, SpanRecord
-from exos_enrich.frustration.dead_click import DeadClickDetector
-from exos_enrich.frustration.excessive_scroll import ScrollDetector
-from exos_enrich.frustration.quick_back import QuickBackDetector, navigation_of
-from exos_enrich.frustration.rage_click import RageClickDetector
+from exos_enrich.frustration.quick_back import navigation_of
 from exos_enrich.frustration.signals import (
     NS_PER_MS,
     NS_PER_S,
@@ -39,8 +40,9 @@ from exos_enrich.frustration.signals import (
     suppressed_by,
 )
 from exos_enrich.geo import GeoLookup
-from exos_enrich.session_state import SessionState, SessionTable
+from exos_enrich.session_state import SessionState, SessionTable, new_session_state
 from exos_enrich.settings import RULES, EnrichSettings
+from exos_enrich.snapshot import restore_session, snapshot_session
 from exos_enrich.useragent import UserAgentParser
 from exos_enrich.visitor import (
     VISITOR_ID_ATTRIBUTE,
@@ -55,6 +57,8 @@ try:
     _VERSION = metadata.version("exos-enrich")
 except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
     _VERSION = ""
+
+log = get_logger("exos.enrich")
 
 _ALL_RULES = frozenset(RULES)
 _CLIENT_MATCH_NS = 2 * NS_PER_S  # a client-sent signal this close to ours is the same one
@@ -93,6 +97,8 @@ class SessionEnricher:
         )
         self._sessions = SessionTable(settings.enrich_max_sessions, self._new_state)
         self._open: dict[str, None] = {}  # sessions with something wall time may settle
+        self._touched: set[str] = set()  # changed since the last take_touched()
+        self._released: list[SpanRecord] = []  # of sessions a restore evicted
         self._grace_ns = settings.frustration_client_grace_ms * NS_PER_MS
         self._settle_s = settings.enrich_signal_settle_s
         self._tolerance_ns = {
@@ -125,28 +131,37 @@ class SessionEnricher:
         dropped. Call it every second or so, and not while consumption is paused
         (a pause is not the session going quiet)."""
         now = self._clock()
-        out: list[SpanRecord] = []
+        out, self._released = self._released, []
         for session_id in list(self._open):
             state = self._sessions.get(session_id)
             if state is None:
                 del self._open[session_id]
                 continue
+            work_before = self._open_work(state)
             self._expire_clicks(state, now)
             settled = state.rage.advance(state.span_watermark_ns, now, self._settle_s)
             out += self._publish(state, settled)
             out += self._due(state, now)
             self._track_open(state)
+            if self._open_work(state) != work_before:
+                self._touched.add(session_id)
         for state in self._sessions.idle(now, self._settings.enrich_session_idle_s):
             out += self._finish(state)
             self._drop(state.session_id)
+            self._touched.add(state.session_id)
             self.stats.sessions_expired += 1
         return out
 
     def forget(self, session_ids: Iterable[str]) -> int:
         """Drop these sessions' state without publishing anything (their partition was
-        revoked: the new owner replays them). Returns how many were tracked."""
+        revoked: the new owner restores or replays them). Returns how many were tracked.
+
+        A forgotten session is not reported by `take_touched` (and leaves it if it was
+        there): this replica no longer owns it, so it must write nothing for it, least of
+        all a tombstone that would delete the state its new owner relies on."""
         dropped = 0
         for session_id in session_ids:
+            self._touched.discard(session_id)
             if self._drop(session_id):
                 dropped += 1
         self.stats.sessions_forgotten += dropped
@@ -156,6 +171,47 @@ class SessionEnricher:
         """`forget` every session whose id matches, e.g. whose key hashes to a revoked
         partition."""
         return self.forget([sid for sid in self._sessions.ids() if predicate(sid)])
+
+    def snapshot(self, session_id: str) -> bytes | None:
+        """The session's state as snapshot bytes, None when it is not held (it ended, or
+        was never seen) or cannot be encoded (logged; not expected, event times are
+        bounded to int64 on the way in)."""
+        state = self._sessions.get(session_id)
+        if state is None:
+            return None
+        try:
+            return snapshot_session(state)
+        except TypeError as error:  # orjson.JSONEncodeError: an int beyond 64 bits
+            log.error("enrich_snapshot_failed", session_id=session_id, error=str(error))
+            return None
+
+    def restore(self, data: bytes) -> bool:
+        """Hold the session of a snapshot (replacing one of the same id: the snapshot is
+        what the committed offsets correspond to). False when the snapshot is of another
+        version or malformed (logged, dropped).
+
+        The session keeps its `last_seen` (clamped to now) and takes its place in the LRU
+        by it. Sessions this evicts over `EXOS_ENRICH_MAX_SESSIONS` publish what is
+        certain with the next `flush_expired()` and are reported by `take_touched`; the
+        restored session itself is not (the topic already holds these bytes)."""
+        state = restore_session(data, self._settings, ignored_elements=self._ignored_elements)
+        if state is None:
+            return False
+        state.last_seen = min(state.last_seen, self._clock())
+        self._drop(state.session_id)
+        self._touched.discard(state.session_id)
+        evicted = self._sessions.put(state)
+        self._track_open(state)
+        self._released += self._evicted(evicted)
+        return True
+
+    def take_touched(self) -> set[str]:
+        """Ids of the sessions changed since the last call, then forgets them: created or
+        updated by a record, settled by `flush_expired`, or ended (expired, evicted); for
+        an ended one `snapshot` is None (a tombstone). Forgotten sessions are left out
+        (see `forget`)."""
+        touched, self._touched = self._touched, set()
+        return touched
 
     def session_ids(self) -> list[str]:
         return self._sessions.ids()
@@ -170,6 +226,7 @@ class SessionEnricher:
 
     def _span(self, span: SpanRecord, now: float) -> list[EnrichedRecord]:
         state, evicted = self._sessions.touch(span.session_id, now)
+        self._touched.add(span.session_id)
         self._remember_source(state, span.service_name, span.resource_attributes)
         state.span_watermark_ns = max(state.span_watermark_ns, span.timestamp_ns)
         client_signal = client_signal_of(span, _ALL_RULES)
@@ -190,11 +247,13 @@ class SessionEnricher:
         state = self._sessions.get(log.session_id)
         if state is not None:
             self._sessions.touch(log.session_id, now)
+            self._touched.add(log.session_id)  # last_seen moved
             state.identity.apply(log.attributes, log.timestamp_ns)
         return [log]
 
     def _replay(self, chunk: ReplayChunk, now: float) -> list[EnrichedRecord]:
         state, evicted = self._sessions.touch(chunk.session_id, now)
+        self._touched.add(chunk.session_id)
         self._remember_source(state, chunk.service_name, chunk.resource_attributes)
         dropped_before = state.rrweb.dropped_events
         event = state.rrweb.add(chunk)
@@ -296,6 +355,7 @@ class SessionEnricher:
         for state in evicted:
             out += self._finish(state)
             self._open.pop(state.session_id, None)
+            self._touched.add(state.session_id)
             self.stats.sessions_evicted += 1
         return out
 
@@ -308,6 +368,12 @@ class SessionEnricher:
             self._open[state.session_id] = None
         else:
             self._open.pop(state.session_id, None)
+
+    @staticmethod
+    def _open_work(state: SessionState) -> tuple[int, int, int]:
+        """What `flush_expired` can change in a session: it only ever removes clicks
+        waiting for replay, rage elements (closing their bursts) and outbox entries."""
+        return state.dead.pending, state.rage.tracked, len(state.outbox.waiting)
 
     # -- visitor ---------------------------------------------------------------------------
 
@@ -327,14 +393,16 @@ class SessionEnricher:
             client.accept_language,
             span.resource_attributes.get("browser.language", ""),
         )
+        source_digest = hashlib.blake2b("\x1f".join(source).encode(), digest_size=16).hexdigest()
         referer = (
             span.attributes.get("document.referrer", "") if span.name == "documentLoad" else ""
         )
         if referer and not state.referer:
             state.referer = referer
             state.visitor_attributes["visitor.referer"] = referer
-        if source != state.visitor_source and (client.ip or user_agent):
+        if source_digest != state.visitor_source and (client.ip or user_agent):
             self._resolve_visitor(state, span, source)
+            state.visitor_source = source_digest
         apply_kept(span.attributes, state.visitor_attributes)
 
     def _resolve_visitor(
@@ -363,28 +431,6 @@ class SessionEnricher:
             attributes["visitor.returning"] = "true" if state.visit_count > 1 else "false"
             attributes["visitor.visit_count"] = str(state.visit_count)
         state.visitor_attributes = attributes
-        state.visitor_source = source
 
     def _new_state(self, session_id: str) -> SessionState:
-        s = self._settings
-        cap = s.enrich_session_buffer
-        return SessionState(
-            session_id=session_id,
-            rage=RageClickDetector(
-                s.frustration_rage_clicks, s.frustration_rage_window_ms, max_elements=32
-            ),
-            dead=DeadClickDetector(
-                window_ms=s.frustration_dead_click_ms,
-                wait_s=s.enrich_dead_click_wait_s,
-                history_s=s.enrich_replay_history_s,
-                ignored_elements=self._ignored_elements,
-                cap=cap,
-            ),
-            scroll=ScrollDetector(
-                direction_changes=s.frustration_scroll_direction_changes,
-                distance_pct=s.frustration_scroll_distance_pct,
-                window_s=s.frustration_scroll_window_s,
-                cap=cap,
-            ),
-            quick_back=QuickBackDetector(s.frustration_quick_back_s),
-        )
+        return new_session_state(session_id, self._settings, self._ignored_elements)

@@ -52,3 +52,10 @@ class SessionIdentity:
 
     def __bool__(self) -> bool:
         return bool(self._values)
+
+    def snapshot_state(self) -> dict[str, tuple[str, int]]:
+        """(value, since ns) per attribute, for a session snapshot."""
+        return self._values
+
+    def load_state(self, values: dict[str, tuple[str, int]]) -> None:
+        self._values = {k: v for k, v in values.items() if k in IDENTITY_ATTRIBUTES}

@@ -91,11 +91,42 @@ class ResponseHistory:
     def __len__(self) -> int:
         return len(self._ends)
 
+    def intervals(self) -> tuple[list[int], list[int]]:
+        return self._starts.tolist(), self._ends.tolist()
+
+    def load(self, starts: list[int], ends: list[int], floor_ns: int) -> None:
+        """Intervals of a snapshot, trimmed to this history's cap as `add` would (the
+        oldest ones go and the floor moves past them). Raises ValueError when the two
+        lists differ in length, OverflowError when a time is out of int64."""
+        if len(starts) != len(ends):
+            raise ValueError("DOM-change interval starts and ends differ in length")
+        drop = max(0, len(ends) - self._cap)
+        if drop:
+            floor_ns = max(floor_ns, ends[drop - 1] + 1)
+        self._starts = array("q", starts[drop:])
+        self._ends = array("q", ends[drop:])
+        self.floor_ns = floor_ns
+
 
 @dataclass(slots=True)
-class _Pending:
+class PendingClick:
     click: Click
-    arrival: float
+    arrival: float  # wall clock: the click is dropped undecided `wait_s` after it
+
+
+@dataclass(slots=True)
+class DeadClickState:
+    """What a session snapshot keeps of the detector; the window, waits, ignored
+    elements and caps are configuration, taken from the settings of the process that
+    restores it."""
+
+    pending: list[PendingClick]
+    change_starts: list[int]  # DOM changes as merged intervals (ResponseHistory)
+    change_ends: list[int]
+    history_floor_ns: int
+    replay_first_ns: int | None
+    replay_watermark_ns: int
+    undecided: int
 
 
 class DeadClickDetector:
@@ -126,7 +157,7 @@ class DeadClickDetector:
         self._history_ns = int(history_s * NS_PER_S)
         self._ignored = ignored_elements
         self._cap = cap
-        self._pending: list[_Pending] = []
+        self._pending: list[PendingClick] = []
         self.history = ResponseHistory(self._window_ns, cap)
         self.replay_first_ns: int | None = None
         self.replay_watermark_ns = 0
@@ -135,7 +166,7 @@ class DeadClickDetector:
     def click(self, click: Click, now: float) -> list[Candidate]:
         if click.element.upper() in self._ignored:
             return []
-        pending = _Pending(click, now)
+        pending = PendingClick(click, now)
         verdict = self._decide(pending)
         if verdict is not None:
             return verdict
@@ -160,7 +191,7 @@ class DeadClickDetector:
 
     def _decide_pending(self) -> list[Candidate]:
         out: list[Candidate] = []
-        still: list[_Pending] = []
+        still: list[PendingClick] = []
         for pending in self._pending:
             verdict = self._decide(pending)
             if verdict is None:
@@ -170,7 +201,7 @@ class DeadClickDetector:
         self._pending = still
         return out
 
-    def _decide(self, pending: _Pending) -> list[Candidate] | None:
+    def _decide(self, pending: PendingClick) -> list[Candidate] | None:
         """None: wait; []: decided (not dead, or undecidable); [candidate]: dead."""
         click = pending.click
         window_end = click.timestamp_ns + self._window_ns
@@ -215,3 +246,25 @@ class DeadClickDetector:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    def snapshot_state(self) -> DeadClickState:
+        starts, ends = self.history.intervals()
+        return DeadClickState(
+            pending=self._pending,
+            change_starts=starts,
+            change_ends=ends,
+            history_floor_ns=self.history.floor_ns,
+            replay_first_ns=self.replay_first_ns,
+            replay_watermark_ns=self.replay_watermark_ns,
+            undecided=self.undecided,
+        )
+
+    def load_state(self, state: DeadClickState) -> None:
+        """Into a detector just built from the settings; buffers over its cap keep their
+        newest entries (a smaller `EXOS_ENRICH_SESSION_BUFFER` applies at once)."""
+        self.history.load(state.change_starts, state.change_ends, state.history_floor_ns)
+        over = max(0, len(state.pending) - self._cap)
+        self._pending = state.pending[over:]
+        self.undecided = state.undecided + over
+        self.replay_first_ns = state.replay_first_ns
+        self.replay_watermark_ns = state.replay_watermark_ns

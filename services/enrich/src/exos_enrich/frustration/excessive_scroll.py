@@ -16,6 +16,8 @@ per scroll event.
 from __future__ import annotations
 
 from array import array
+from dataclasses import dataclass
+from itertools import pairwise
 
 from exos_enrich.frustration.rrweb import (
     FULL_SNAPSHOT,
@@ -33,6 +35,23 @@ _DEFAULT_DOCUMENT_ID = 1  # rrweb numbers nodes from 1, the document first
 
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
+
+
+@dataclass(slots=True)
+class ScrollState:
+    """What a session snapshot keeps of the detector; the thresholds, window and cap are
+    configuration, taken from the settings of the process that restores it."""
+
+    document_id: int
+    page_url: str
+    viewport_height: float
+    last_y: float | None
+    max_y: float
+    move_times: list[int]  # the scroll moves in the window, oldest first
+    move_distances: list[float]
+    move_directions: list[int]
+    changes: int  # running sums over the moves, kept exact (float) rather than re-added
+    distance: float
 
 
 class ScrollDetector:
@@ -160,3 +179,46 @@ class ScrollDetector:
                 "frustration.duration_ms": str((end_ns - start_ns) // NS_PER_MS),
             },
         )
+
+    def snapshot_state(self) -> ScrollState:
+        return ScrollState(
+            document_id=self._document_id,
+            page_url=self._page_url,
+            viewport_height=self._viewport_height,
+            last_y=self._last_y,
+            max_y=self._max_y,
+            move_times=self._move_times.tolist(),
+            move_distances=self._move_distances.tolist(),
+            move_directions=self._move_directions.tolist(),
+            changes=self._changes,
+            distance=self._distance,
+        )
+
+    def load_state(self, state: ScrollState) -> None:
+        """Into a detector just built from the settings. Raises ValueError when the move
+        lists differ in length, OverflowError when a value does not fit its array."""
+        times, distances, directions = (
+            state.move_times,
+            state.move_distances,
+            state.move_directions,
+        )
+        if not len(times) == len(distances) == len(directions):
+            raise ValueError("scroll move lists differ in length")
+        changes, distance = state.changes, state.distance
+        if len(times) > self._cap:  # a smaller buffer setting: keep the newest moves
+            times, distances, directions = (
+                times[-self._cap :],
+                distances[-self._cap :],
+                directions[-self._cap :],
+            )
+            changes = sum(1 for a, b in pairwise(directions) if a != b)
+            distance = sum(distances)
+        self._document_id = state.document_id
+        self._page_url = state.page_url
+        self._viewport_height = state.viewport_height
+        self._last_y = state.last_y
+        self._max_y = state.max_y
+        self._move_times = array("q", times)
+        self._move_distances = array("d", distances)
+        self._move_directions = array("b", directions)
+        self._changes, self._distance = changes, distance

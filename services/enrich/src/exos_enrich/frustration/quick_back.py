@@ -10,6 +10,8 @@ Navigations that arrive older than the last one seen are ignored.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from exos_common.messages import SpanRecord
 from exos_enrich.frustration.signals import NS_PER_MS, NS_PER_S, Candidate
 
@@ -33,6 +35,13 @@ def navigation_of(span: SpanRecord) -> tuple[str, str] | None:
     if not url:
         return None
     return url, attrs.get("prev.href", "") if span.name == "routeChange" else ""
+
+
+@dataclass(slots=True)
+class QuickBackState:
+    """What a session snapshot keeps of the detector (the window is configuration)."""
+
+    pages: list[tuple[str, str, int]]  # (key, url, arrival ns), the last two
 
 
 class QuickBackDetector:
@@ -73,3 +82,9 @@ class QuickBackDetector:
         pages.append((key, url, timestamp_ns))
         del pages[:-2]
         return out
+
+    def snapshot_state(self) -> QuickBackState:
+        return QuickBackState(self._pages)
+
+    def load_state(self, state: QuickBackState) -> None:
+        self._pages = state.pages[-2:]

@@ -21,12 +21,22 @@ RULE = "rage_click"
 
 
 @dataclass(slots=True)
-class _Element:
+class RageElement:
+    """Clicks on one element (also its snapshot form: plain fields only)."""
+
     recent: list[int] = field(default_factory=list)  # sorted click times within the window
     burst_first: Click | None = None
     burst_last_ns: int = 0
     burst_count: int = 0
     last_arrival: float = 0.0
+
+
+@dataclass(slots=True)
+class RageClickState:
+    """What a session snapshot keeps of the detector; threshold, window and the element
+    cap are configuration, taken from the settings of the process that restores it."""
+
+    elements: dict[str, RageElement]  # in the detector's order (ties in _drop_oldest)
 
 
 class RageClickDetector:
@@ -36,7 +46,7 @@ class RageClickDetector:
         self._threshold = threshold
         self._window_ns = window_ms * NS_PER_MS
         self._max_elements = max_elements
-        self._elements: dict[str, _Element] = {}
+        self._elements: dict[str, RageElement] = {}
 
     def click(self, click: Click, now: float) -> list[Candidate]:
         out: list[Candidate] = []
@@ -44,7 +54,7 @@ class RageClickDetector:
         if element is None:
             if len(self._elements) >= self._max_elements:
                 out += self._drop_oldest()
-            element = self._elements[click.xpath] = _Element()
+            element = self._elements[click.xpath] = RageElement()
         if element.burst_first is not None:
             if click.timestamp_ns - element.burst_last_ns <= self._window_ns:
                 element.burst_last_ns = max(element.burst_last_ns, click.timestamp_ns)
@@ -64,7 +74,7 @@ class RageClickDetector:
             element.recent.clear()
         return out
 
-    def _close(self, element: _Element) -> Candidate:
+    def _close(self, element: RageElement) -> Candidate:
         first = element.burst_first
         assert first is not None
         candidate = Candidate(
@@ -121,3 +131,9 @@ class RageClickDetector:
     @property
     def tracked(self) -> int:
         return len(self._elements)
+
+    def snapshot_state(self) -> RageClickState:
+        return RageClickState(self._elements)
+
+    def load_state(self, state: RageClickState) -> None:
+        self._elements = dict(state.elements)

@@ -13,6 +13,7 @@ single-chunk events of interest are parsed whole.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ SOURCE_INPUT = 5
 SOURCE_MEDIA = 7
 
 _KEEP = 512  # characters kept of a chunked event's start and end
+_MAX_NS = 2**63 - 1
 _HEAD = re.compile(r'^\s*\{"type":(\d+)(?:,"data":\{"source":(\d+))?')
 _LOOSE_TYPE = re.compile(r'"type":\s*(\d+)')
 _LOOSE_SOURCE = re.compile(r'"source":\s*(\d+)')
@@ -69,11 +71,33 @@ def _wants_data(event_type: int, source: int | None) -> bool:
     )
 
 
+def _ms_to_ns(ms: float) -> int | None:
+    """Event time in ns, or None when it is not one (inf, negative, beyond int64):
+    times go into int64 arrays and session snapshots."""
+    ns = ms * 1_000_000
+    return round(ns) if math.isfinite(ns) and 0 <= ns <= _MAX_NS else None
+
+
 def _timestamp_ns(record_ns: int, tail: str) -> int | None:
     if record_ns > 0:
-        return record_ns
+        return record_ns if record_ns <= _MAX_NS else None
     match = _TAIL_TIMESTAMP.search(tail)
-    return round(float(match.group(1)) * 1_000_000) if match else None
+    return _ms_to_ns(float(match.group(1))) if match else None
+
+
+def _snapshot_offset(tail: str) -> tuple[int | None, float | None]:
+    """A full snapshot's document node id and initial scroll top, when readable."""
+    match = _SNAPSHOT_TAIL.search(tail)
+    if match is None:
+        return None, None
+    try:
+        top = float(match.group(3))
+    except ValueError:  # the pattern admits "1.2.3"
+        return None, None
+    document_id = int(match.group(1))
+    if document_id > _MAX_NS or not math.isfinite(top):
+        return None, None
+    return document_id, top
 
 
 def parse_event(head: str, tail: str, record_ns: int, whole: str | None) -> RrwebEvent | None:
@@ -98,7 +122,7 @@ def parse_event(head: str, tail: str, record_ns: int, whole: str | None) -> Rrwe
         raw_source = data.get("source")
         source = raw_source if isinstance(raw_source, int) else None
         if not record_ns and isinstance(parsed.get("timestamp"), int | float):
-            record_ns = round(parsed["timestamp"] * 1_000_000)
+            record_ns = _ms_to_ns(parsed["timestamp"]) or 0
     elif match is None:  # chunked, unusual key order: look for the first type/source
         loose_type = _LOOSE_TYPE.search(head)
         if loose_type is None:
@@ -109,12 +133,23 @@ def parse_event(head: str, tail: str, record_ns: int, whole: str | None) -> Rrwe
     timestamp_ns = _timestamp_ns(record_ns, tail)
     if event_type is None or timestamp_ns is None:
         return None
-    document_id = initial_top = None
-    if event_type == FULL_SNAPSHOT:
-        snapshot = _SNAPSHOT_TAIL.search(tail)
-        if snapshot:
-            document_id, initial_top = int(snapshot.group(1)), float(snapshot.group(3))
+    document_id, initial_top = (
+        _snapshot_offset(tail) if event_type == FULL_SNAPSHOT else (None, None)
+    )
     return RrwebEvent(event_type, timestamp_ns, source, data, document_id, initial_top)
+
+
+@dataclass(slots=True)
+class RrwebState:
+    """What a session snapshot keeps of an event being reassembled (at most 2 x 512
+    characters of it)."""
+
+    ordinal: int
+    total: int
+    next_chunk: int
+    head: str
+    tail: str
+    dropped_events: int
 
 
 class RrwebReassembler:
@@ -170,3 +205,13 @@ class RrwebReassembler:
     @property
     def in_progress(self) -> bool:
         return self._next > 0
+
+    def snapshot_state(self) -> RrwebState:
+        return RrwebState(
+            self._ordinal, self._total, self._next, self._head, self._tail, self.dropped_events
+        )
+
+    def load_state(self, state: RrwebState) -> None:
+        self._ordinal, self._total, self._next = state.ordinal, state.total, state.next_chunk
+        self._head, self._tail = state.head[:_KEEP], state.tail[-_KEEP:]
+        self.dropped_events = state.dropped_events
