@@ -43,7 +43,7 @@ def create_app(settings: EnrichSettings | None = None, *, bus: Bus | None = None
     enricher = SessionEnricher(settings, geo, user_agents)
 
     def handler_factory(consumer: Consumer) -> EnrichHandler:
-        return EnrichHandler(consumer, enricher, metrics)
+        return EnrichHandler(consumer, the_bus, enricher, metrics)
 
     loop = ConsumerLoop(
         the_bus,

@@ -1,22 +1,33 @@
 """Enrich's steps after decode: enrich each record in session order, then publish the
-results and commit the inputs in one Kafka transaction (exactly once), per fetch.
+results, the new state of every session touched, and the input offsets in one Kafka
+transaction (exactly once), per fetch.
 
 Spans and logs go out enriched on `spans.enriched` / `logs.enriched`; replay chunks only
 feed dead-click detection (the writer reads `replay.raw` itself). Signals that settle by
 wall time (a rage burst that stopped, a dead click whose window passed) go out on a tick.
+
+Session state survives a rebalance the way Kafka Streams' state stores do: each
+transaction also writes a snapshot of every session it changed to the compacted topic
+`enrich.state`, keyed by session id, so it is co-partitioned with the inputs and always
+consistent with the committed offsets. A replica given partition p first loads the
+snapshots of partition p, then continues exactly where the previous owner committed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from exos_common.bus import Consumer, OutgoingRecord, TopicPartition
+from exos_common.bus import Bus, Consumer, OutgoingRecord, TopicPartition
 from exos_common.codec import encode
+from exos_common.logs import get_logger
 from exos_common.messages import LogRecord, SpanRecord
 from exos_common.stream.loop import Decoded
 from exos_common.stream.metrics import ConsumerMetrics
 from exos_common.topics import Topic
 from exos_enrich.enricher import SessionEnricher
+
+log = get_logger("exos.enrich")
+STATE_TOPIC = str(Topic.ENRICH_STATE)
 
 
 def to_outgoing(record: SpanRecord | LogRecord) -> OutgoingRecord:
@@ -27,9 +38,14 @@ def to_outgoing(record: SpanRecord | LogRecord) -> OutgoingRecord:
 
 class EnrichHandler:
     def __init__(
-        self, consumer: Consumer, enricher: SessionEnricher, metrics: ConsumerMetrics
+        self,
+        consumer: Consumer,
+        bus: Bus,
+        enricher: SessionEnricher,
+        metrics: ConsumerMetrics,
     ) -> None:
         self._consumer = consumer
+        self._bus = bus
         self._enricher = enricher
         self._metrics = metrics
         # Which partition each session's state came from, to drop it when that moves.
@@ -45,14 +61,45 @@ class EnrichHandler:
                 outputs += map(to_outgoing, self._enricher.process(message))
             offsets[decoded.record.topic_partition] = decoded.record.next_offset
         outputs += map(to_outgoing, self._enricher.flush_expired())
-        await self._consumer.publish_and_commit(outputs, offsets)
+        await self._consumer.publish_and_commit(outputs + self._state_changes(), offsets)
         for tp in offsets:
             self._metrics.commits.labels(tp.topic).inc()
 
     async def tick(self) -> None:
-        settled = self._enricher.flush_expired()
-        if settled:
-            await self._consumer.publish_and_commit(list(map(to_outgoing, settled)), {})
+        settled = list(map(to_outgoing, self._enricher.flush_expired()))
+        changes = self._state_changes()
+        if settled or changes:
+            await self._consumer.publish_and_commit(settled + changes, {})
+
+    def _state_changes(self) -> list[OutgoingRecord]:
+        """A snapshot per session changed since the last transaction; an empty value
+        (a tombstone for compaction) for one that ended."""
+        return [
+            OutgoingRecord(STATE_TOPIC, self._enricher.snapshot(session) or b"", session.encode())
+            for session in sorted(self._enricher.take_touched())
+        ]
+
+    async def partitions_assigned(self, partitions: set[TopicPartition]) -> None:
+        restored = 0
+        for partition in sorted({tp.partition for tp in partitions}):
+            async for batch in self._bus.read_partition(STATE_TOPIC, partition):
+                for record in batch:
+                    restored += self._restore(record.key, record.value, partition)
+        if restored:
+            log.info("sessions_restored", sessions=restored, partitions=sorted(partitions))
+
+    def _restore(self, key: bytes | None, value: bytes, partition: int) -> int:
+        if key is None:
+            return 0
+        session = key.decode()
+        if not value:  # tombstone: the session ended
+            self._enricher.forget([session])
+            self._partition_of.pop(session, None)
+            return 0
+        if self._enricher.restore(value):
+            self._partition_of[session] = partition
+            return 1
+        return 0
 
     async def partitions_revoked(self, partitions: set[TopicPartition]) -> None:
         # Everything fetched is already published and committed (one transaction per
