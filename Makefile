@@ -1,5 +1,5 @@
 # The two commands of the quick start live here; everything else is a helper for them.
-.PHONY: setup test lint check-format typecheck bench
+.PHONY: setup test lint check-format typecheck bench up
 
 setup:
 	@bash scripts/setup.sh
@@ -18,3 +18,7 @@ typecheck:
 
 bench: setup
 	uv run python bench/bench_codec.py
+
+## up: install what is needed, then run the whole platform with the demo data
+up: setup
+	uv run exos up --demo

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from exos.commands import clickhouse, kafka, migrate, serve
+from exos.commands import clickhouse, kafka, migrate, serve, up
 
 app = typer.Typer(
     name="exos",
@@ -17,6 +17,7 @@ app.add_typer(clickhouse.app, name="clickhouse")
 app.add_typer(kafka.app, name="kafka")
 app.command("migrate")(migrate.migrate)
 app.command("serve")(serve.serve)
+app.command("up")(up.up)
 
 
 def main() -> None:

@@ -157,6 +157,9 @@ class ServeSettings(BaseSettings):
     replay_port: int = Field(8094, ge=0, le=65535, description="Port of replay.")
     insights_port: int = Field(8095, ge=0, le=65535, description="Port of insights.")
     gateway_port: int = Field(8080, ge=0, le=65535, description="Port of the gateway (portal).")
+    data_dir: Path = Field(
+        Path(".exos"), description="Folder of the all-in-one mode (`exos up`): its database."
+    )
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service.replace('-', '_')}_port"))

@@ -149,6 +149,16 @@ class ConsumerLoop:
         for tp, lag in (await self._consumer.lag()).items():
             self._metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
 
+    async def wait_caught_up(self, timeout_s: float) -> bool:
+        """Wait until every assigned partition is committed up to its end (nothing
+        fetched or waiting is left): how a process drains before a clean stop."""
+        deadline = time.monotonic() + timeout_s
+        while self.running and self._consumer is not None and time.monotonic() < deadline:
+            if all(lag == 0 for lag in (await self._consumer.lag()).values()):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
     async def stop(self, grace_s: float = 25.0) -> None:
         """Stop fetching, flush and commit, leave the group (within `grace_s`)."""
         self._stopping.set()

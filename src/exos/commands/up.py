@@ -1,0 +1,61 @@
+"""`exos up`: the whole platform in one process (the all-in-one mode, the default)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from exos.allinone import Endpoints, Platform, UpOptions, run_platform
+from exos_common.logs import configure_logging
+from exos_common.settings import ClickHouseServerSettings, RuntimeSettings, ServeSettings
+
+_SERVE = ServeSettings()
+_CLICKHOUSE = ClickHouseServerSettings()
+
+
+def up(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo data set.")] = False,
+    data: Annotated[
+        Path, typer.Option("--data", help="Data folder (EXOS_DATA_DIR).")
+    ] = _SERVE.data_dir,
+    port: Annotated[
+        int, typer.Option(help="Portal and /api (EXOS_GATEWAY_PORT).")
+    ] = _SERVE.gateway_port,
+    otlp_port: Annotated[
+        int, typer.Option(help="OTLP/HTTP ingest (EXOS_INGEST_PORT).")
+    ] = _SERVE.ingest_port,
+    clickhouse_port: Annotated[
+        int,
+        typer.Option(
+            help="ClickHouse HTTP interface of the database (EXOS_CLICKHOUSE_SERVER_PORT)."
+        ),
+    ] = _CLICKHOUSE.clickhouse_server_port,
+) -> None:
+    """Run the whole platform in one process until Ctrl-C; the data folder keeps the data."""
+    configure_logging(RuntimeSettings(), service="exos-up")
+    options = UpOptions(
+        data_dir=data,
+        host=_SERVE.http_host,
+        port=port,
+        otlp_port=otlp_port,
+        clickhouse_port=clickhouse_port,
+    )
+
+    async def ready(platform: Platform, endpoints: Endpoints) -> None:
+        typer.echo(
+            f"EXOS is up (all-in-one, open on this machine)\n"
+            f"  portal + API    {endpoints.portal}\n"
+            f"  OTLP/HTTP       {endpoints.otlp}\n"
+            f"  ClickHouse HTTP {endpoints.clickhouse}\n"
+            f"  data            {data.resolve()}",
+            err=True,
+        )
+        if demo:
+            from exos.demo_bootstrap import load_demo_once
+
+            await load_demo_once(platform, endpoints)
+
+    asyncio.run(run_platform(options, ready))
