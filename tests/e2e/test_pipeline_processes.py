@@ -168,8 +168,21 @@ def test_killed_writer_and_enrich_lose_and_double_nothing(
     )
     assert distinct_spans == [(expected[0],)]
 
+    # One bad request: the error counter moves too.
+    bad = httpx.post(
+        f"{platform.ingest.url}/v1/traces",
+        content=b"{not json",
+        headers={"authorization": platform.api_key, "content-type": "application/json"},
+    )
+    assert bad.status_code == 400
     ingest, enrich, writer = (s.metrics() for s in platform.services)
+    assert metric(ingest, "exos_ingest_requests_total") >= requests * 2 + 1
     assert metric(ingest, "exos_ingest_records_accepted_total") >= requests * (52 + 5)
+    assert metric(ingest, "exos_ingest_errors_total") >= 1
     assert metric(enrich, "exos_consumer_records_total") > 0
+    assert metric(enrich, "exos_consumer_commits_total") > 0
     assert metric(writer, "exos_batch_rows_count") > 0
     assert metric(writer, "exos_consumer_records_total") > 0
+    # Lag is reported per partition, and everything was consumed.
+    for service_metrics in (enrich, writer):
+        assert "exos_consumer_lag{" in service_metrics
