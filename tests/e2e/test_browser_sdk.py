@@ -20,19 +20,11 @@ from exos_common.localkafka import free_port
 from exos_common.store import Store
 
 from .conftest import Platform
+from .replay import CHROMIUM, CHROMIUM_ARGS, replay_in_chromium, session_events
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse_server]
 
 BROWSER_DIR = Path(__file__).parent / "browser"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 class _PageHandler(SimpleHTTPRequestHandler):
@@ -159,3 +151,12 @@ def test_hyperdx_browser_sdk_lands_in_all_three_tables_with_signals(
         s=session_id,
     )
     assert snapshots >= 1
+
+    # The stored recording rebuilds the page in the real rrweb replayer, without errors.
+    events = session_events(e2e_store, session_id)
+    # DomContentLoaded, Load, Meta, then the full snapshot, as the recorder sends them
+    assert [e["type"] for e in events[:4]] == [0, 1, 4, 2]
+    replay = replay_in_chromium(page_server, events)
+    assert replay.page_errors == []
+    assert replay.events == len(events) > 10
+    assert replay.replayed_html > 100
