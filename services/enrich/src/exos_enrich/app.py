@@ -14,10 +14,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from exos_common.bus import Bus, Consumer, create_bus, ensure_pipeline_topics
+from exos_common.bus import Bus, Consumer, create_bus
 from exos_common.service.errors import install_error_handlers
 from exos_common.service.health import health_router
-from exos_common.stream.loop import ConsumerLoop, LoopConfig
+from exos_common.stream.loop import ConsumerLoop, LoopConfig, consuming
 from exos_common.stream.metrics import ConsumerMetrics
 from exos_enrich.api.visitor import visitor_router
 from exos_enrich.enricher import SessionEnricher
@@ -59,23 +59,15 @@ def create_app(settings: EnrichSettings | None = None, *, bus: Bus | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if owns_bus:
-            await the_bus.start()
-            await ensure_pipeline_topics(the_bus, settings)
-        await loop.start()
-        try:
+        async with consuming(loop, the_bus, owns_bus=owns_bus, settings=settings):
             yield
-        finally:
-            await loop.stop()
-            if owns_bus:
-                await the_bus.stop()
 
-    async def consuming() -> bool:
+    async def loop_running() -> bool:
         return loop.running
 
     app = FastAPI(title="EXOS enrich", lifespan=lifespan)
     install_error_handlers(app)
-    app.include_router(health_router(registry, {"kafka": the_bus.ping, "consumer": consuming}))
+    app.include_router(health_router(registry, {"kafka": the_bus.ping, "consumer": loop_running}))
     resolver = VisitorResolver(geo, user_agents, VisitStore(settings.enrich_visitor_store_size))
     app.include_router(visitor_router(resolver, trusted_proxies=settings.trusted_proxy_networks))
     app.state.loop = loop

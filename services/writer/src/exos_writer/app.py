@@ -9,13 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from exos_common.bus import Bus, Consumer, create_bus, ensure_pipeline_topics
+from exos_common.bus import Bus, Consumer, create_bus
 from exos_common.service.errors import install_error_handlers
 from exos_common.service.health import health_router
 from exos_common.store import Store, open_store
 from exos_common.stream.bounds import BatchBounds
 from exos_common.stream.deadletter import DeadLetterSink
-from exos_common.stream.loop import ConsumerLoop, LoopConfig
+from exos_common.stream.loop import ConsumerLoop, LoopConfig, consuming
 from exos_common.stream.metrics import ConsumerMetrics
 from exos_writer.batcher import WriterHandler
 from exos_writer.settings import WriterSettings
@@ -64,16 +64,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state["store"] = store or open_store(settings)
-        if owns_bus:
-            await the_bus.start()
-            await ensure_pipeline_topics(the_bus, settings)
-        await loop.start()
         try:
-            yield
+            async with consuming(loop, the_bus, owns_bus=owns_bus, settings=settings):
+                yield
         finally:
-            await loop.stop()
-            if owns_bus:
-                await the_bus.stop()
             if owns_store:
                 the_store = state["store"]
                 assert isinstance(the_store, Store)
@@ -83,7 +77,7 @@ def create_app(
         the_store = state.get("store")
         return isinstance(the_store, Store) and the_store.ping()
 
-    async def consuming() -> bool:
+    async def loop_running() -> bool:
         return loop.running
 
     app = FastAPI(title="EXOS writer", lifespan=lifespan)
@@ -91,7 +85,7 @@ def create_app(
     app.include_router(
         health_router(
             registry,
-            {"kafka": the_bus.ping, "clickhouse": store_answers, "consumer": consuming},
+            {"kafka": the_bus.ping, "clickhouse": store_answers, "consumer": loop_running},
         )
     )
     app.state.loop = loop

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from exos_common.bus import Bus, BusRecord, Consumer, TopicPartition
+from exos_common.bus import Bus, BusRecord, Consumer, TopicPartition, ensure_pipeline_topics
 from exos_common.codec import PipelineRecord, PoisonRecord, decode
 from exos_common.logs import get_logger
+from exos_common.settings import KafkaSettings
 from exos_common.stream.deadletter import DeadLetterSink
 from exos_common.stream.metrics import ConsumerMetrics
 
@@ -177,3 +179,21 @@ class ConsumerLoop:
         finally:
             if self._consumer is not None:
                 await self._consumer.close()
+
+
+@asynccontextmanager
+async def consuming(
+    loop: ConsumerLoop, bus: Bus, *, owns_bus: bool, settings: KafkaSettings
+) -> AsyncIterator[None]:
+    """A consumer service's lifespan: start the bus it owns (creating the pipeline
+    topics), run the loop, and on exit stop the loop (flush, commit) before the bus."""
+    if owns_bus:
+        await bus.start()
+        await ensure_pipeline_topics(bus, settings)
+    await loop.start()
+    try:
+        yield
+    finally:
+        await loop.stop()
+        if owns_bus:
+            await bus.stop()
