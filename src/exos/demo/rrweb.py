@@ -494,12 +494,13 @@ def is_dom_change(event: dict[str, Any]) -> bool:
 def report_preview(approx_bytes: int) -> str:
     """ASCII text of an appraisal report, for the one snapshot big enough to be chunked."""
     lines = []
-    n = 0
-    while sum(len(line) + 1 for line in lines) < approx_bytes:
+    n = size = 0
+    while size < approx_bytes:
         n += 1
         lines.append(
             f"{n:05d}  Comparable sale {n % 97:02d}: 1,{n % 900 + 100:03d} sq ft, "
             f"{n % 5 + 2} bed / {n % 3 + 1} bath, sold ${180 + n % 220},000, "
             f"adjusted ${176 + n % 231},500; condition C{n % 4 + 2}, quality Q{n % 3 + 3}."
         )
+        size += len(lines[-1]) + 1
     return "\n".join(lines)

@@ -100,6 +100,8 @@ QC_TEAM = "Quality Control"
 LEAD_TEAM = "Operations"
 
 Attributes = tuple[tuple[str, str], ...]
+# Work starts this long after a sitting does: the portal loads, the operator signs in.
+SIGN_IN_NS = 90 * NS_PER_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,7 +419,7 @@ class _Simulation:
         i = bisect.bisect_right(desk.ends, t)
         while i < len(desk.windows):
             start_w, end_w = desk.windows[i]
-            start = max(start_w, t)
+            start = max(start_w + SIGN_IN_NS, t)
             if start + duration <= end_w:
                 return start
             i += 1

@@ -514,6 +514,7 @@ class _Renderer:
             )
         if dead:
             self.dead_click_ns.append(at)
+            self.frustration.dead_clicks += 1
             self.recording.incremental(
                 ms + rng.randint(650, 1500),
                 {
