@@ -18,10 +18,11 @@ import httpx
 import orjson
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
+from exos.demo.browser import ERRORS_SCOPE
 from exos.demo.calendar import from_ns
 from exos.demo.otlp import OtlpRequest, session_headers, session_requests
 from exos.demo.scenario import SessionPlan, World, build_world
-from exos.demo.sessions import ERRORS_SCOPE, render_session
+from exos.demo.sessions import render_session
 
 RETRYABLE = frozenset({429, 502, 503, 504})
 MAX_ATTEMPTS = 12

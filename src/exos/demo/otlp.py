@@ -20,9 +20,10 @@ import orjson
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from exos.demo.browser import RECORDER_SCOPE, AttrValue, Span
 from exos.demo.people import PORTAL_ORIGIN
 from exos.demo.rrweb import META
-from exos.demo.sessions import RECORDER_SCOPE, AttrValue, RenderedSession, Span
+from exos.demo.sessions import RenderedSession
 
 MAX_CHUNK_BYTES = 950 * 1024  # the recorder's MAX_CHUNK_SIZE
 SPANS_PER_REQUEST = 150

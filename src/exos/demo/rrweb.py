@@ -163,7 +163,7 @@ class PortalDom:
 
     def __init__(self, operator_name: str, preview_text: str = "") -> None:
         self._operator = operator_name
-        self._preview_text = preview_text  # a big report preview on document views
+        self.preview_text = preview_text  # a big report preview on document views
         self._reset()
 
     def _reset(self) -> None:
@@ -379,7 +379,7 @@ class PortalDom:
             preview = self._el(
                 "pre",
                 {"id": "report-preview"},
-                [self._text(self._preview_text or "Report preview")],
+                [self._text(self.preview_text or "Report preview")],
             )
             body = self._el("div", {}, [*docs, preview])
         return [header, tabs, body]
@@ -456,6 +456,9 @@ class PortalDom:
             "removes": [],
             "adds": [],
         }
+
+    def drop_preview(self) -> None:
+        self.preview_text = ""
 
     def has(self, key: str) -> bool:
         return key in self.ids
