@@ -371,7 +371,7 @@ class Simulation:
                 self._index(order),
             )
             return
-        d = self._duration(15, 35)
+        d = self._duration(18, 40)
         duration = round(d * NS_PER_S)
         picked = self._pick(self._team("qc_reviewer"), earliest, duration)
         if picked is None:
