@@ -3,6 +3,7 @@ same code runs alone (`exos serve writer`), in the all-in-one process, and in te
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,14 @@ from exos_common.stream.metrics import ConsumerMetrics
 from exos_writer.batcher import WriterHandler
 from exos_writer.settings import WriterSettings
 from exos_writer.sinks import SINKS
+
+# The writer allocates a few dozen short-lived objects per record (the decoded message,
+# its row); with CPython's default thresholds (700, 10, 10) the collector ran every ~25
+# records and took about a third of the writer's time: bench/bench_writer.py measured
+# 7.0k rows/s with them, 10.7k with these. Young objects are collected 14x less often;
+# the ratios between generations stay. Process-wide: in the all-in-one process it applies
+# to every service.
+GC_THRESHOLDS = (10_000, 10, 10)
 
 
 def create_app(
@@ -64,6 +73,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state["store"] = store or open_store(settings)
+        gc.set_threshold(*GC_THRESHOLDS)
         try:
             async with consuming(loop, the_bus, owns_bus=owns_bus, settings=settings):
                 yield
