@@ -20,6 +20,11 @@ from exos.demo.loader import DEFAULT_PORTAL, DEFAULT_URL, DemoLoadError, DemoSum
 app = typer.Typer(help="The demo data set.", no_args_is_help=True)
 
 
+@app.callback()
+def demo() -> None:
+    """The demo data set: an appraisal-management operations team, 14 days of it."""
+
+
 def summary_table(summary: DemoSummary) -> Table:
     table = Table(title=f"EXOS demo data (seed {summary.seed}, scale {summary.scale:g})")
     table.add_column("what")
