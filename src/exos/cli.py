@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from exos.commands import clickhouse, kafka, migrate, serve, up
+from exos.commands import clickhouse, demo, kafka, migrate, serve, up
 
 app = typer.Typer(
     name="exos",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(clickhouse.app, name="clickhouse")
 app.add_typer(kafka.app, name="kafka")
+app.add_typer(demo.app, name="demo")
 app.command("migrate")(migrate.migrate)
 app.command("serve")(serve.serve)
 app.command("up")(up.up)
