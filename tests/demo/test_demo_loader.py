@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from exos.commands import demo as demo_command
 from exos.commands.demo import app
 from exos.demo.loader import DemoLoadError, DemoSummary, load_demo
+from exos.demo.scenario import SessionPlan, build_world
 
 ANCHOR = datetime(2026, 11, 27, 17, tzinfo=UTC)
 
@@ -49,6 +50,35 @@ async def test_503_is_retried_after_retry_after_and_everything_is_counted() -> N
     assert summary.replay_chunks >= summary.rrweb_events
     assert summary.start is not None and summary.end == ANCHOR
     assert ("Process Mining", "http://127.0.0.1:8080/process-mining") in summary.links
+
+
+async def test_skipped_sessions_are_not_sent() -> None:
+    sent: set[str] = set()
+
+    async def ingest(request: httpx.Request) -> httpx.Response:
+        return (
+            httpx.Response(200, json={})
+            if request.url.path == "/v1/traces"
+            else httpx.Response(200)
+        )
+
+    def record(_: DemoSummary, plan: SessionPlan) -> None:
+        sent.add(plan.session_id)
+
+    world = build_world(3, 0.02, ANCHOR)
+    done = {plan.session_id for plan in world.sessions[::2]}
+    summary = await load_demo(
+        "http://ingest",
+        scale=0.02,
+        seed=3,
+        progress=False,
+        anchor=ANCHOR,
+        transport=httpx.MockTransport(ingest),
+        skip_sessions=done,
+        on_session=record,
+    )
+    assert sent == {plan.session_id for plan in world.sessions} - done
+    assert summary.sessions == len(sent)
 
 
 async def test_a_refusal_stops_the_load_with_the_servers_message() -> None:

@@ -21,6 +21,7 @@ from exos.demo.otlp import (
     replay_chunks,
     session_headers,
     session_requests,
+    trace_requests,
 )
 from exos.demo.scenario import World, build_world
 from exos.demo.sessions import RenderedSession, big_snapshot_session, render_session
@@ -233,3 +234,16 @@ def test_one_full_snapshot_is_chunked_like_the_recorder_does(world: World) -> No
     assert [c.offset for c in chunks] == list(range(1, len(chunks) + 1))
     # the document node's id ends the node, right before initialOffset (enrich reads it)
     assert '"id":1},"initialOffset":{"left":0,"top":0}' in big[1].body
+
+
+def test_protobuf_traces_carry_exactly_what_the_json_ones_do(
+    sessions: list[RenderedSession],
+) -> None:
+    from exos_ingest.otlp_decode import TRACES, Encoding, parse
+
+    session = sessions[3]
+    as_json = list(trace_requests(session, "json"))
+    as_protobuf = list(trace_requests(session, "protobuf"))
+    assert [r.content_type for r in as_protobuf] == ["application/x-protobuf"] * len(as_json)
+    for j, p in zip(as_json, as_protobuf, strict=True):
+        assert parse(TRACES, Encoding.JSON, j.body) == parse(TRACES, Encoding.PROTOBUF, p.body)

@@ -61,11 +61,19 @@ def load(
     ] = None,
     portal: Annotated[str, typer.Option(help="Portal URL for the links shown.")] = DEFAULT_PORTAL,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    traces_encoding: Annotated[
+        str,
+        typer.Option(
+            help="`json` (what the HyperDX SDK sends) or `protobuf` (cheaper for ingest)."
+        ),
+    ] = "json",
 ) -> None:
     """Generate the demo world and send it to ingest (traces as OTLP/JSON, session
     replay as gzipped OTLP protobuf logs, as the HyperDX browser SDK does)."""
     if scale <= 0:
         raise typer.BadParameter("must be positive", param_hint="--scale")
+    if traces_encoding not in ("json", "protobuf"):
+        raise typer.BadParameter("json or protobuf", param_hint="--traces-encoding")
     if anchor is not None and anchor.tzinfo is None:
         from datetime import UTC
 
@@ -82,6 +90,7 @@ def load(
                 concurrency=concurrency,
                 anchor=anchor,
                 portal_url=portal,
+                traces_encoding=traces_encoding,
             )
         )
     except DemoLoadError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,14 +97,17 @@ class _Loader:
         api_key: str | None,
         summary: DemoSummary,
         on_session: SessionCallback | None,
+        traces_encoding: str = "json",
+        plans: list[SessionPlan] | None = None,
     ) -> None:
         self.client = client
+        self.traces_encoding = traces_encoding
         self.world = world
         self.api_key = api_key
         self.summary = summary
         self.on_session = on_session
         self.queue: asyncio.Queue[SessionPlan] = asyncio.Queue()
-        for plan in world.sessions:
+        for plan in world.sessions if plans is None else plans:
             self.queue.put_nowait(plan)
 
     async def run(self, concurrency: int) -> None:
@@ -124,7 +127,7 @@ class _Loader:
                 return
             session = render_session(self.world, plan)
             headers = session_headers(session, self.api_key)
-            for request in session_requests(session):
+            for request in session_requests(session, self.traces_encoding):
                 await self._send(request, headers)
                 summary.requests += 1
                 summary.bytes_sent += len(request.body)
@@ -213,10 +216,17 @@ async def load_demo(
     portal_url: str = DEFAULT_PORTAL,
     transport: httpx.AsyncBaseTransport | None = None,
     on_session: SessionCallback | None = None,
+    traces_encoding: str = "json",
+    skip_sessions: Collection[str] = (),
 ) -> DemoSummary:
     """Generate the demo world for `seed`/`scale` (ending at `anchor`, default this hour)
     and send it to the OTLP/HTTP ingest at `url`. `progress` draws a rich progress bar
-    on the terminal; `transport` lets tests talk to an in-process app."""
+    on the terminal; `transport` lets tests talk to an in-process app; traces go as
+    OTLP/JSON like the HyperDX SDK sends them, or `traces_encoding="protobuf"`.
+    Sessions whose id is in `skip_sessions` are not sent (a resumed load); `on_session`
+    is called after each session's last request was acknowledged."""
+    if traces_encoding not in ("json", "protobuf"):
+        raise ValueError(f"traces_encoding must be json or protobuf, not {traces_encoding!r}")
     started = time.monotonic()
     world = build_world(seed, scale, anchor)
     summary = DemoSummary(
@@ -229,17 +239,21 @@ async def load_demo(
         start=from_ns(world.start_ns),
         end=from_ns(world.anchor_ns),
     )
+    skip = set(skip_sessions)
+    plans = [plan for plan in world.sessions if plan.session_id not in skip]
     timeout = httpx.Timeout(60.0, connect=10.0)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
         base_url=url, timeout=timeout, limits=limits, transport=transport
     ) as client:
         if progress:
-            with _progress_bar(len(world.sessions)) as advance:
+            with _progress_bar(len(plans)) as advance:
                 callback = _chain(advance, on_session)
-                await _Loader(client, world, api_key, summary, callback).run(concurrency)
+                loader = _Loader(client, world, api_key, summary, callback, traces_encoding, plans)
+                await loader.run(concurrency)
         else:
-            await _Loader(client, world, api_key, summary, on_session).run(concurrency)
+            loader = _Loader(client, world, api_key, summary, on_session, traces_encoding, plans)
+            await loader.run(concurrency)
     summary.seconds = time.monotonic() - started
     summary.links = portal_links(portal_url, summary)
     return summary

@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
 from exos.demo.browser import RECORDER_SCOPE, AttrValue, Span
 from exos.demo.people import PORTAL_ORIGIN
@@ -127,14 +128,74 @@ def traces_body(session: RenderedSession, spans: Sequence[Span]) -> bytes:
     return orjson.dumps({"resourceSpans": resource_spans})
 
 
-def trace_requests(session: RenderedSession) -> Iterator[OtlpRequest]:
+def _any_value_pb(value: AttrValue) -> AnyValue:
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return (
+            AnyValue(int_value=int(value)) if value.is_integer() else AnyValue(double_value=value)
+        )
+    if isinstance(value, list):
+        return AnyValue(array_value=ArrayValue(values=[AnyValue(string_value=v) for v in value]))
+    return AnyValue(string_value=value)
+
+
+def traces_body_protobuf(session: RenderedSession, spans: Sequence[Span]) -> bytes:
+    """The same export as binary protobuf (what the OpenTelemetry JS proto exporter
+    sends): same spans, same grouping."""
+    request = ExportTraceServiceRequest()
+    current_load = -1
+    current_scope: tuple[str, str] | None = None
+    resource_spans = scope_spans = None
+    for span in spans:
+        if span.load != current_load or resource_spans is None:
+            current_load, current_scope = span.load, None
+            resource_spans = request.resource_spans.add()
+            for key, text in session.resources[span.load]:
+                resource_spans.resource.attributes.append(
+                    KeyValue(key=key, value=AnyValue(string_value=text))
+                )
+        if span.scope != current_scope or scope_spans is None:
+            current_scope = span.scope
+            scope_spans = resource_spans.scope_spans.add()
+            scope_spans.scope.name, scope_spans.scope.version = span.scope
+        out = scope_spans.spans.add()
+        out.trace_id = bytes.fromhex(span.trace_id)
+        out.span_id = bytes.fromhex(span.span_id)
+        if span.parent_id:
+            out.parent_span_id = bytes.fromhex(span.parent_id)
+        out.name = span.name
+        out.kind = span.kind
+        out.start_time_unix_nano = span.start_ns
+        out.end_time_unix_nano = span.end_ns
+        out.flags = 257
+        for key, value in span.attributes:
+            out.attributes.append(KeyValue(key=key, value=_any_value_pb(value)))
+        for at, name, attrs in span.events:
+            event = out.events.add()
+            event.time_unix_nano, event.name = at, name
+            for key, value in attrs:
+                event.attributes.append(KeyValue(key=key, value=_any_value_pb(value)))
+        out.status.code = span.status
+        if span.status_message:
+            out.status.message = span.status_message
+    body: bytes = request.SerializeToString()
+    return body
+
+
+def trace_requests(session: RenderedSession, encoding: str = "json") -> Iterator[OtlpRequest]:
+    """`json`: OTLP/JSON, what the HyperDX SDK sends (the default); `protobuf`: binary,
+    several times cheaper for ingest to decode."""
     spans = session.spans
     for i in range(0, len(spans), SPANS_PER_REQUEST):
         batch = spans[i : i + SPANS_PER_REQUEST]
+        protobuf = encoding == "protobuf"
         yield OtlpRequest(
             path="/v1/traces",
-            body=traces_body(session, batch),
-            content_type="application/json",
+            body=traces_body_protobuf(session, batch) if protobuf else traces_body(session, batch),
+            content_type="application/x-protobuf" if protobuf else "application/json",
             content_encoding=None,
             spans=len(batch),
             console=sum(1 for s in batch if s.name in CONSOLE_SPANS),
@@ -233,9 +294,9 @@ def _replay_request(session: RenderedSession, batch: list[ReplayChunk]) -> OtlpR
     )
 
 
-def session_requests(session: RenderedSession) -> Iterator[OtlpRequest]:
+def session_requests(session: RenderedSession, encoding: str = "json") -> Iterator[OtlpRequest]:
     """Everything the session sends, in the order the loader sends it."""
-    yield from trace_requests(session)
+    yield from trace_requests(session, encoding)
     yield from replay_requests(session)
 
 

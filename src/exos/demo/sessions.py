@@ -338,8 +338,9 @@ class _Renderer(Browser):
         rng = self.rng
         if what == "rage":
             key = "btn-refresh"
-            for i in range(rng.randint(5, 8)):
-                at = t + i * round(rng.uniform(180, 320) * NS_PER_MS)
+            at = t
+            for i in range(rng.randint(6, 8)):
+                at += round(rng.uniform(180, 320) * NS_PER_MS) if i else 0
                 span = self.click(at, key)
                 self.mutate(at + 30 * NS_PER_MS, self.dom.busy(key, i % 2 == 0))
                 self.http(
