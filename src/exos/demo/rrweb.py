@@ -220,7 +220,7 @@ class PortalDom:
             return self._el("select", {"id": key}, options)
         if tag == "span":
             return self._el("span", {"id": key, "class": "badge"}, [self._text(label)])
-        attrs = {"id": key} if tag == "textarea" else {"id": key, "type": "date"}
+        attrs = {"id": key} if tag == "textarea" else {"id": key, "placeholder": "yyyy-mm-dd"}
         return self._el(tag, attrs, [])
 
     # -- the page --
