@@ -25,6 +25,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from exos.demo_bookkeeping import DEMO_BOOKKEEPING
 from exos.portal import create_portal
 from exos_common.bus.memory import InProcessBus
 from exos_common.chserver.app import create_app as create_clickhouse_http
@@ -113,6 +114,8 @@ class Platform:
         self.store = open_store(store_settings, create_database=True)
         report = migrate(self.store, store_settings, store_settings.clickhouse_dedup_window)
         log.info("schema_ready", applied=report.applied, data_dir=str(self.options.data_dir))
+        # The demo's bookkeeping table exists from the start, so clients can query it.
+        self.store.command(DEMO_BOOKKEEPING)
         bus = InProcessBus()
         await bus.ensure_topics(pipeline_topic_specs(PARTITIONS, 1, 8 * 1024 * 1024))
 
@@ -164,6 +167,11 @@ class Platform:
             self.store.close()
 
 
+def _report_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("startup_task_failed", exc_info=task.exception())
+
+
 async def run_platform(
     options: UpOptions,
     on_ready: Callable[[Platform, Endpoints], Coroutine[Any, Any, None]] | None = None,
@@ -186,6 +194,7 @@ async def run_platform(
         endpoints = await platform.start()
         if on_ready is not None:
             ready_task = asyncio.create_task(on_ready(platform, endpoints))
+            ready_task.add_done_callback(_report_failure)
         await platform.wait()
         if ready_task is not None:
             ready_task.cancel()

@@ -16,7 +16,8 @@ from exos_common.localkafka import free_port
 
 
 class Up:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, *, demo: bool = False) -> None:
+        self.demo = demo
         self.ports = {"port": free_port(), "otlp": free_port(), "clickhouse": free_port()}
         self.data = data
         self.log = data.parent / "up.log"
@@ -38,7 +39,9 @@ class Up:
                     str(self.ports["otlp"]),
                     "--clickhouse-port",
                     str(self.ports["clickhouse"]),
+                    *(["--demo"] if self.demo else []),
                 ],
+                stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -59,8 +62,9 @@ class Up:
 
     def interrupt(self) -> int:
         assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(60)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        return self.process.wait(90)
 
 
 def span_body(session: str, count: int) -> dict[str, object]:

@@ -160,6 +160,10 @@ class ServeSettings(BaseSettings):
     data_dir: Path = Field(
         Path(".exos"), description="Folder of the all-in-one mode (`exos up`): its database."
     )
+    demo_scale: float = Field(
+        1.0, gt=0, description="Size of the demo `exos up --demo` loads (1 = ~100k spans)."
+    )
+    demo_seed: int = Field(7, description="Seed of the demo data (same seed, same data).")
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service.replace('-', '_')}_port"))
