@@ -70,7 +70,7 @@ def enriched(bus: InProcessBus) -> list[SpanRecord]:
     topic = bus._topics[str(Topic.SPANS_ENRICHED)]
     found = []
     for partition in topic.partitions:
-        for record in partition:
+        for record in partition.records:
             message = decode(record.value, record.headers)
             assert isinstance(message, SpanRecord)
             found.append(message)

@@ -143,7 +143,7 @@ async def test_poison_and_wrong_type_records_are_dead_lettered_rest_lands(
     await loop.stop()
 
     dead = bus._topics[str(Topic.DEAD_LETTER)].partitions
-    letters = [r for partition in dead for r in partition]
+    letters = [r for partition in dead for r in partition.records]
     assert [r.value for r in letters] == [b"{not json", wrong_topic.value]
     headers = dict(letters[0].headers)
     assert headers["exos-dlq-source-topic"] == SPANS.encode()

@@ -37,8 +37,30 @@ def partition_for(key: bytes | None, partitions: int, round_robin: itertools.cou
 
 
 @dataclass
+class _Log:
+    """One partition: `records[0]` has offset `base`. Records every group consuming the
+    topic has committed are dropped, so memory holds only what is still to be done."""
+
+    records: list[BusRecord] = field(default_factory=list)
+    base: int = 0
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.records)
+
+    def since(self, offset: int, limit: int) -> list[BusRecord]:
+        start = max(offset - self.base, 0)
+        return self.records[start : start + limit]
+
+    def drop_before(self, offset: int) -> None:
+        if offset > self.base:
+            del self.records[: offset - self.base]
+            self.base = offset
+
+
+@dataclass
 class _Topic:
-    partitions: list[list[BusRecord]]
+    partitions: list[_Log]
     round_robin: itertools.count[int] = field(default_factory=itertools.count)
 
 
@@ -47,6 +69,7 @@ class _Group:
     members: list[InProcessConsumer] = field(default_factory=list)
     committed: dict[TopicPartition, int] = field(default_factory=dict)
     metadata: dict[TopicPartition, str] = field(default_factory=dict)
+    topics: set[str] = field(default_factory=set)  # every topic the group ever read
 
 
 class InProcessBus(SingleRecordPublish):
@@ -69,7 +92,7 @@ class InProcessBus(SingleRecordPublish):
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         for spec in specs:
-            self._topics.setdefault(spec.name, _Topic([[] for _ in range(spec.partitions)]))
+            self._topics.setdefault(spec.name, _Topic([_Log() for _ in range(spec.partitions)]))
 
     async def publish_many(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
         deliveries = self._append_all(records)
@@ -96,26 +119,30 @@ class InProcessBus(SingleRecordPublish):
         topic = self._topics[record.topic]
         partition = partition_for(record.key, len(topic.partitions), topic.round_robin)
         log = topic.partitions[partition]
-        log.append(
+        log.records.append(
             BusRecord(
                 topic=record.topic,
                 partition=partition,
-                offset=len(log),
+                offset=log.end,
                 key=record.key,
                 value=record.value,
                 headers=list(record.headers),
                 timestamp_ms=int(time.time() * 1000),
             )
         )
-        return Delivery(record.topic, partition, len(log) - 1)
+        return Delivery(record.topic, partition, log.end - 1)
 
     async def read_partition(self, topic: str, partition: int) -> AsyncIterator[list[BusRecord]]:
         if topic not in self._topics:
             raise UnknownTopic(topic)
         log = self._topics[topic].partitions[partition]
-        end = len(log)
-        for start in range(0, end, 1000):
-            yield log[start : min(start + 1000, end)]
+        position, end = log.base, log.end
+        while position < end:
+            batch = log.since(position, min(1000, end - position))
+            if not batch:
+                return
+            yield batch
+            position += len(batch)
 
     async def consumer(
         self,
@@ -130,6 +157,7 @@ class InProcessBus(SingleRecordPublish):
             if topic not in self._topics:
                 raise UnknownTopic(topic)
         group = self._groups.setdefault(group_id, _Group())
+        group.topics.update(topics)
         member = InProcessConsumer(
             self, group, tuple(topics), on_assign, on_revoke, transactional=bool(transactional_id)
         )
@@ -160,8 +188,15 @@ class InProcessBus(SingleRecordPublish):
     def _leave(self, member: InProcessConsumer) -> None:
         member.group.members.remove(member)
 
-    def _log(self, tp: TopicPartition) -> list[BusRecord]:
+    def _log(self, tp: TopicPartition) -> _Log:
         return self._topics[tp.topic].partitions[tp.partition]
+
+    def _release(self, tp: TopicPartition) -> None:
+        """Drop what every group reading the topic has committed (a topic no group reads,
+        like the dead letters or a changelog, keeps everything)."""
+        readers = [g for g in self._groups.values() if tp.topic in g.topics]
+        if readers:
+            self._log(tp).drop_before(min(g.committed.get(tp, 0) for g in readers))
 
 
 class InProcessConsumer:
@@ -215,7 +250,7 @@ class InProcessConsumer:
             if tp in self._paused:
                 continue
             position = self._positions[tp]
-            taken = self._bus._log(tp)[position : position + max_records - len(batch)]
+            taken = self._bus._log(tp).since(position, max_records - len(batch))
             self._positions[tp] = position + len(taken)
             batch.extend(taken)
             if len(batch) >= max_records:
@@ -238,6 +273,7 @@ class InProcessConsumer:
         for tp, offset in offsets.items():
             self.group.committed[tp] = offset
             self.group.metadata[tp] = metadata.get(tp, "")
+            self._bus._release(tp)
 
     async def committed(self, partition: TopicPartition) -> int | None:
         return self.group.committed.get(partition)
@@ -271,7 +307,7 @@ class InProcessConsumer:
 
     async def lag(self) -> dict[TopicPartition, int]:
         return {
-            tp: len(self._bus._log(tp)) - self.group.committed.get(tp, 0) for tp in self._positions
+            tp: self._bus._log(tp).end - self.group.committed.get(tp, 0) for tp in self._positions
         }
 
     async def close(self) -> None:
