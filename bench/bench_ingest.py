@@ -1,7 +1,8 @@
 """Ingest throughput: OTLP/HTTP through one ingest process onto Kafka, side by side with
 raw aiokafka produce of the same records (the ceiling ingest is measured against).
 
-Run: `uv run python bench/bench_ingest.py [--requests 600] [--concurrency 8] [--spans 50]`
+Run: `uv run python bench/bench_ingest.py [--requests 2000] [--concurrency 8] [--spans 50]
+     [--rate SPANS_PER_S]`
 
 - ingest: `exos serve ingest` in its own process; clients POST protobuf
   `ExportTraceServiceRequest`s of `--spans` HyperDX click spans each (one session per
@@ -11,7 +12,14 @@ Run: `uv run python bench/bench_ingest.py [--requests 600] [--concurrency 8] [--
   lz4, linger 5 ms) sends the same already-encoded span records in batches of `--spans`
   with the same concurrency and waits for all acks per batch.
 
-Reports spans/s and p50/p99 of the per-request (per-batch) acknowledgement latency. The
+By default the load is closed (`--concurrency` clients, each sends when its previous
+request was answered): that measures the most ingest takes. With `--rate`, both paths get
+an open-loop load of that many spans/s instead (request *i* is sent at start + i / rate,
+whatever the answers do, up to 256 in flight): that measures acknowledgement latency at a
+given rate.
+
+Reports spans/s, p50/p99 of the per-request (per-batch) acknowledgement latency, and the
+CPU cores each process used (and the whole machine: more means something else ran). The
 broker is `EXOS_TEST_KAFKA_BOOTSTRAP` when set, else a local one started for the run.
 Everything (broker, ingest, load generator) shares this machine's cores.
 """
@@ -21,13 +29,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -41,6 +45,7 @@ from exos_common.bus import create_bus, ensure_pipeline_topics
 from exos_common.localkafka import free_port, start_local_broker, stop_broker
 from exos_common.messages import ClientContext
 from exos_common.settings import KafkaSettings
+from exos_common.testing.processes import CpuMeter, ServiceProcess
 from exos_ingest.flatten import flatten_traces
 
 API_KEY = "bench-key"
@@ -109,34 +114,61 @@ async def run_load(
     return time.perf_counter() - started, latencies
 
 
-def start_ingest(bootstrap: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+async def paced_load(
+    total: int, per_second: float, one: Callable[[int], Awaitable[None]], max_in_flight: int = 256
+) -> tuple[float, list[float]]:
+    """Open loop: call i starts at start + i / per_second, whatever earlier calls do (at
+    most `max_in_flight` pending; beyond that the schedule slips, which the achieved rate
+    shows): (elapsed s, latencies s, each from the call's actual start)."""
+    latencies: list[float] = []
+    gate = asyncio.Semaphore(max_in_flight)
+
+    async def call(i: int) -> None:
+        try:
+            started = time.perf_counter()
+            await one(i)
+            latencies.append(time.perf_counter() - started)
+        finally:
+            gate.release()
+
+    tasks = []
+    started = time.perf_counter()
+    for i in range(total):
+        delay = started + i / per_second - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await gate.acquire()
+        tasks.append(asyncio.create_task(call(i)))
+    await asyncio.gather(*tasks)
+    return time.perf_counter() - started, latencies
+
+
+async def load(
+    total: int, one: Callable[[int], Awaitable[None]], args: argparse.Namespace
+) -> tuple[float, list[float]]:
+    """Warm up closed-loop, then the measured run: paced when `--rate` is given."""
+    await run_load(args.warmup, args.concurrency, one)
+    if args.rate:
+        return await paced_load(total, args.rate / args.spans, one)
+    return await run_load(total, args.concurrency, one)
+
+
+def start_ingest(bootstrap: str, workdir: Path) -> ServiceProcess:
     env = {
         **os.environ,
         "EXOS_KAFKA_BOOTSTRAP": bootstrap,
         "EXOS_INGEST_API_KEYS": API_KEY,
         "EXOS_LOG_LEVEL": "WARNING",
     }
-    cmd = [sys.executable, "-c", "from exos.cli import main; main()", "serve", "ingest"]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen([*cmd, "--port", str(port)], env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
-                if answer.status == 200:
-                    return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"ingest did not become ready:\n{log_path.read_text()[-2000:]}")
+    return ServiceProcess("ingest", env, workdir).start()
 
 
 async def bench_ingest(
-    port: int, bodies: list[bytes], args: argparse.Namespace
+    url: str, bodies: list[bytes], args: argparse.Namespace
 ) -> tuple[float, list[float]]:
     headers = {"content-type": "application/x-protobuf", "authorization": API_KEY}
-    limits = httpx.Limits(max_connections=args.concurrency)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as client:
+    limits = httpx.Limits(max_connections=256 if args.rate else args.concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits) as client:
 
         async def one(i: int) -> None:
             response = await client.post(
@@ -145,8 +177,7 @@ async def bench_ingest(
             if response.status_code != 200:
                 raise RuntimeError(f"ingest answered {response.status_code}: {response.text}")
 
-        await run_load(args.warmup, args.concurrency, one)
-        return await run_load(args.requests, args.concurrency, one)
+        return await load(args.requests, one, args)
 
 
 async def bench_raw_kafka(
@@ -173,8 +204,7 @@ async def bench_raw_kafka(
             ]
             await asyncio.gather(*futures)
 
-        await run_load(args.warmup, args.concurrency, one)
-        return await run_load(args.requests, args.concurrency, one)
+        return await load(args.requests, one, args)
     finally:
         await producer.stop()
 
@@ -203,7 +233,9 @@ def report(name: str, elapsed: float, latencies: list[float], spans: int) -> str
     return f"| {name} | {rate:,.0f} | {p50:.1f} | {p99:.1f} |"
 
 
-async def main_async(args: argparse.Namespace, bootstrap: str, workdir: Path) -> None:
+async def main_async(
+    args: argparse.Namespace, bootstrap: str, broker_pid: int | None, workdir: Path
+) -> None:
     settings = KafkaSettings(kafka_bootstrap=bootstrap)
     bus = create_bus("kafka", settings)
     await bus.start()
@@ -212,17 +244,24 @@ async def main_async(args: argparse.Namespace, bootstrap: str, workdir: Path) ->
 
     requests = [click_request(n, args.spans) for n in range(64)]
     bodies = [r.SerializeToString() for r in requests]
-    port = free_port()
-    process = start_ingest(bootstrap, port, workdir / "ingest.log")
+    others = {"load generator (this process)": os.getpid()}
+    if broker_pid is not None:
+        others["Kafka broker"] = broker_pid
+    ingest = start_ingest(bootstrap, workdir)
     try:
-        ingest_elapsed, ingest_latencies = await bench_ingest(port, bodies, args)
+        assert ingest.process is not None
+        meter = CpuMeter({"ingest": ingest.process.pid} | others).start()
+        ingest_elapsed, ingest_latencies = await bench_ingest(ingest.url, bodies, args)
+        ingest_cpu = meter.stop()
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
+        ingest.stop()
+    meter = CpuMeter(others).start()
     raw_elapsed, raw_latencies = await bench_raw_kafka(bootstrap, encoded_batches(requests), args)
+    raw_cpu = meter.stop()
 
+    shape = f"paced at {args.rate:,} spans/s" if args.rate else f"concurrency {args.concurrency}"
     print(
-        f"{args.requests} requests x {args.spans} spans, concurrency {args.concurrency}, "
+        f"{args.requests} requests x {args.spans} spans, {shape}, "
         f"body {len(bodies[0]):,} bytes protobuf\n"
     )
     print("| path | spans/s | p50 ack ms | p99 ack ms |")
@@ -231,24 +270,30 @@ async def main_async(args: argparse.Namespace, bootstrap: str, workdir: Path) ->
         report("ingest (OTLP/HTTP protobuf -> Kafka)", ingest_elapsed, ingest_latencies, args.spans)
     )
     print(report("raw aiokafka produce (baseline)", raw_elapsed, raw_latencies, args.spans))
+    print()
+    for name, (cores, machine) in (("ingest", ingest_cpu), ("raw produce", raw_cpu)):
+        used = ", ".join(f"{p} {c:.2f}" for p, c in cores.items())
+        print(f"CPU cores during {name} (warm-up included): {used}; whole machine {machine:.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--spans", type=int, default=50)
+    parser.add_argument("--rate", type=int, default=0, help="spans/s, open loop (default: closed)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         workdir = Path(tmp)
         given = os.environ.get("EXOS_TEST_KAFKA_BOOTSTRAP")
         broker_dir = workdir / "kafka"
-        bootstrap = given or start_local_broker(broker_dir, free_port()).bootstrap
+        broker = None if given else start_local_broker(broker_dir, free_port())
         try:
-            asyncio.run(main_async(args, bootstrap, workdir))
+            bootstrap = given or broker.bootstrap  # type: ignore[union-attr]
+            asyncio.run(main_async(args, bootstrap, broker.pid if broker else None, workdir))
         finally:
             if not given:
                 stop_broker(broker_dir)

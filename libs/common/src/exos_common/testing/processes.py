@@ -174,6 +174,31 @@ def machine_busy_seconds() -> float:
     return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+class CpuMeter:
+    """Cores used by named processes, and by the whole machine, from `start()` to `stop()`:
+    if the machine used more than the processes, something else ran meanwhile."""
+
+    def __init__(self, pids: Mapping[str, int]) -> None:
+        self.pids = dict(pids)
+        self._before: dict[str, float] = {}
+        self._machine_before = 0.0
+        self._started = 0.0
+
+    def start(self) -> CpuMeter:
+        self._before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._machine_before = machine_busy_seconds()
+        self._started = time.perf_counter()
+        return self
+
+    def stop(self) -> tuple[dict[str, float], float]:
+        """(cores per process, cores of the whole machine), averaged since start()."""
+        wall = time.perf_counter() - self._started
+        cores = {
+            name: (cpu_seconds(pid) - self._before[name]) / wall for name, pid in self.pids.items()
+        }
+        return cores, (machine_busy_seconds() - self._machine_before) / wall
+
+
 class RssSampler(threading.Thread):
     """Samples the RSS of named processes every `every_s` seconds until `stop()`;
     `peak` holds the largest value seen per name."""
