@@ -19,6 +19,9 @@ Run: `uv run python bench/bench_freshness.py [--rate 5000] [--seconds 30] [--war
   the start of the first poll that sees its marker - the moment its request was handed
   to the HTTP client (the marker travels with the 49 other spans of its request: same
   session, same partition). Resolution: the poll interval plus the query time.
+- Stages: a consumer in this process reads `spans.enriched` as the writer does
+  (read_committed) and notes when each marker became readable there, which splits
+  freshness into ingest + enrich and the writer's part.
 - RSS: VmRSS of every process (/proc/PID/status) every 0.5 s; reported idle (platform up,
   before the load) and the maximum during the run. CPU: each process's CPU time during
   the run (/proc/PID/stat) over its wall time, in cores (this machine has 2).
@@ -42,14 +45,19 @@ import uuid
 from pathlib import Path
 
 import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka import TopicPartition as KafkaTopicPartition
 from bench_ingest import RESOURCE, _kv, paced_load, percentile
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from exos_common.bus.kafka import connection_options
 from exos_common.localkafka import free_port, start_local_broker, stop_broker
-from exos_common.settings import StoreSettings
+from exos_common.settings import KafkaSettings, StoreSettings
 from exos_common.store import Store, open_store
 from exos_common.testing.clickhouse import EmbeddedClickHouseServer
 from exos_common.testing.processes import CpuMeter, Platform, RssSampler, prepare_database
+from exos_common.topics import Topic
 
 SERVICE = "appraisal-portal"
 MARKER = "bench.marker"
@@ -105,6 +113,54 @@ def request_body(request_no: int, spans: int, ts_ns: int) -> bytes:
     return body
 
 
+class EnrichedWatcher:
+    """Reads `spans.enriched` as the writer does (read_committed, from the end) and notes
+    when each marker became readable there: the ingest + enrich part of freshness."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.settings = KafkaSettings(kafka_bootstrap=bootstrap)
+        self.seen: dict[int, float] = {}
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            isolation_level="read_committed", **connection_options(self.settings)
+        )
+        await consumer.start()
+        try:
+            topic = str(Topic.SPANS_ENRICHED)
+            partitions = range(self.settings.kafka_topic_partitions)
+            consumer.assign([KafkaTopicPartition(topic, p) for p in partitions])
+            await consumer.seek_to_end()
+            while True:
+                batches = await consumer.getmany(timeout_ms=100)
+                now = time.time()
+                for records in batches.values():
+                    for record in records:
+                        if MARKER.encode() in record.value:
+                            trace_id = orjson.loads(record.value)["trace_id"]
+                            self.seen.setdefault(int(trace_id[4:], 16), now)
+        finally:
+            await consumer.stop()
+
+
+WRITER_METRICS = (
+    "exos_sink_duration_seconds_sum",
+    "exos_sink_duration_seconds_count",
+    "exos_batch_rows_sum",
+    "exos_batch_age_seconds_sum",
+)
+
+
+def writer_metrics(platform: Platform) -> dict[str, float]:
+    """The writer's insert totals (summed over tables) from its /metrics."""
+    totals = dict.fromkeys(WRITER_METRICS, 0.0)
+    for line in platform.writer.metrics().splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in totals:
+            totals[name] += float(line.rsplit(" ", 1)[1])
+    return totals
+
+
 class MarkerPoller:
     """Polls ClickHouse for markers; `seen[n]` is the wall time of the first poll that
     returned request n's marker."""
@@ -142,14 +198,17 @@ class MarkerPoller:
 async def run_load(
     platform: Platform,
     poller: MarkerPoller,
+    watcher: EnrichedWatcher,
     bodies: list[bytes],
     sent: dict[int, float],
     acked: dict[int, float],
     refused: dict[int, int],
+    inserts: dict[str, float],
     args: argparse.Namespace,
 ) -> float:
     """Send every body paced; (elapsed s). Fills `sent` and `acked` (wall times) and
-    `refused` (503 from ingest, or 0 for no answer in 30 s)."""
+    `refused` (503 from ingest, or 0 for no answer in 30 s), and `inserts` with the
+    writer's insert totals during the measured load."""
     per_second = args.rate / args.spans
     headers = {"content-type": "application/x-protobuf", "authorization": platform.api_key}
     limits = httpx.Limits(max_connections=256)
@@ -180,19 +239,26 @@ async def run_load(
                 raise RuntimeError(f"ingest answered {response.status_code}: {response.text}")
 
         polling = asyncio.create_task(poll_until_visible())
+        watching = asyncio.create_task(watcher.run())
+        await asyncio.sleep(1)  # the watcher is at the end of the topic
         try:
             first = warmup_requests(args)
             await paced_load(first, per_second / 4, one)
+            writer_before = await asyncio.to_thread(writer_metrics, platform)
 
             async def measured(i: int) -> None:
                 await one(first + i)
 
             elapsed, _ = await paced_load(len(bodies) - first, per_second, measured)
-        except BaseException:
-            polling.cancel()
-            raise
-        drain_deadline.append(time.monotonic() + args.drain_timeout)
-        await polling
+            writer_after = await asyncio.to_thread(writer_metrics, platform)
+            inserts.update({k: writer_after[k] - writer_before[k] for k in WRITER_METRICS})
+            inserts["seconds"] = elapsed
+            drain_deadline.append(time.monotonic() + args.drain_timeout)
+            await polling
+        finally:
+            for task in (polling, watching):
+                task.cancel()
+            await asyncio.gather(polling, watching, return_exceptions=True)
     return elapsed
 
 
@@ -208,6 +274,8 @@ def report(
     acked: dict[int, float],
     refused: dict[int, int],
     poller: MarkerPoller,
+    enriched: dict[int, float],
+    inserts: dict[str, float],
     idle: dict[str, int],
     sampler: RssSampler,
     cores: dict[str, float],
@@ -246,6 +314,25 @@ def report(
         if len(values) >= 2:
             p50, p99 = percentile(values, 50), percentile(values, 99)
             print(f"| {name} | {p50:.2f} | {p99:.2f} | {max(values):.2f} |")
+    both = [n for n in latencies if n in enriched]
+    for name, values in (
+        ("stage: send -> readable on spans.enriched", [enriched[n] - sent[n] for n in both]),
+        ("stage: spans.enriched -> queryable", [poller.seen[n] - enriched[n] for n in both]),
+    ):
+        if len(values) >= 2:
+            p50, p99 = percentile(values, 50), percentile(values, 99)
+            print(f"| {name} | {p50:.2f} | {p99:.2f} | {max(values):.2f} |")
+    count = inserts.get("exos_sink_duration_seconds_count", 0.0)
+    if count:
+        busy = inserts["exos_sink_duration_seconds_sum"]
+        per_s = count / inserts["seconds"]
+        print(
+            f"writer during the measured load: {count:.0f} inserts ({per_s:.1f}/s) of "
+            f"{inserts['exos_batch_rows_sum'] / count:.0f} rows, "
+            f"{busy / count * 1000:.0f} ms each (intent commit, insert, commit), batches "
+            f"{inserts['exos_batch_age_seconds_sum'] / count:.2f} s old when flushed; "
+            f"inserting {busy / inserts['seconds']:.0%} of the time"
+        )
     visible = {n: poller.seen[n] - sent[n] for n in sent if n in poller.seen}
     per_window = int(5 * args.rate / args.spans)
     for what, series in (
@@ -299,22 +386,37 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int, workdir: Path
                 StoreSettings(clickhouse_url=server.url, clickhouse_database=database)
             )
             poller = MarkerPoller(store, base_ts_ns, interval_ns)
+            watcher = EnrichedWatcher(bootstrap)
             time.sleep(2)  # let the services settle after start
             idle = sampler.sample()
             sampler.start()
             sent: dict[int, float] = {}
             acked: dict[int, float] = {}
             refused: dict[int, int] = {}
+            inserts: dict[str, float] = {}
             meter = CpuMeter(pids_cpu).start()
             try:
                 elapsed = asyncio.run(
-                    run_load(platform, poller, bodies, sent, acked, refused, args)
+                    run_load(platform, poller, watcher, bodies, sent, acked, refused, inserts, args)
                 )
             finally:
                 sampler.stop()
                 store.close()
             cores, machine = meter.stop()
-            report(args, elapsed, sent, acked, refused, poller, idle, sampler, cores, machine)
+            report(
+                args,
+                elapsed,
+                sent,
+                acked,
+                refused,
+                poller,
+                watcher.seen,
+                inserts,
+                idle,
+                sampler,
+                cores,
+                machine,
+            )
         finally:
             platform.stop()
 
