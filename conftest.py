@@ -4,4 +4,5 @@ pytest_plugins = [
     "exos_common.testing.kafka",
     "exos_common.testing.clickhouse",
     "exos_common.testing.chdb",
+    "exos_common.testing.stores",
 ]

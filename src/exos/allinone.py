@@ -38,6 +38,9 @@ from exos_enrich.app import create_app as create_enrich
 from exos_enrich.settings import EnrichSettings
 from exos_ingest.app import create_app as create_ingest
 from exos_ingest.settings import IngestSettings
+from exos_insights.app import create_app as create_insights
+from exos_query_api.app import create_app as create_query_api
+from exos_replay.app import create_app as create_replay
 from exos_writer.app import create_app as create_writer
 from exos_writer.settings import WriterSettings
 
@@ -126,8 +129,17 @@ class Platform:
         await self._stack.enter_async_context(_lifespan(enrich))
         self._drains = [enrich.state.loop.wait_caught_up, writer.state.loop.wait_caught_up]
 
+        # The read services share the process's store; their lifespans run here because
+        # the portal mounts their routes, not their apps.
+        readers = [
+            create_query_api(store=self.store),
+            create_replay(store=self.store),
+            create_insights(store=self.store),
+        ]
+        for reader in readers:
+            await self._stack.enter_async_context(_lifespan(reader))
         ingest = create_ingest(IngestSettings(), bus=bus)
-        portal = create_portal(self.store, services=[ingest, enrich], mode="all-in-one")
+        portal = create_portal(self.store, services=[ingest, enrich, *readers], mode="all-in-one")
         host = self.options.host
         self._servers = [
             _server(portal, host, self.options.port),

@@ -22,6 +22,10 @@ SERVICE_SETTINGS_MODULES = (
     "exos_ingest.settings",
     "exos_enrich.settings",
     "exos_writer.settings",
+    "exos_query_api.settings",
+    "exos_replay.settings",
+    "exos_insights.settings",
+    "exos_gateway.settings",
 )
 
 

@@ -2,7 +2,7 @@
 
 Every service package exposes `create_app()` in `exos_<service>.app`: a FastAPI app that
 builds its settings from `EXOS_*` variables and starts its clients (Kafka, ClickHouse)
-and consumer loops in its lifespan. The services of a later issue join the table below.
+and consumer loops in its lifespan.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ class Service(StrEnum):
     ingest = "ingest"
     enrich = "enrich"
     writer = "writer"
+    query_api = "query-api"
+    replay = "replay"
+    insights = "insights"
+    gateway = "gateway"
 
 
 def load_app(service: Service) -> Any:

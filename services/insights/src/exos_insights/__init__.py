@@ -1,0 +1,1 @@
+"""EXOS insights: Ask AI (text-to-SQL, guardrails, conversation memory), the SQL console."""

@@ -1,0 +1,2 @@
+"""EXOS query-api: process mining, OCPM, product analytics and site health over
+ClickHouse."""

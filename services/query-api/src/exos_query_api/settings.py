@@ -1,0 +1,9 @@
+"""Settings of query-api (EXOS_* variables)."""
+
+from __future__ import annotations
+
+from exos_common.settings import RuntimeSettings, StoreSettings
+
+
+class QueryApiSettings(StoreSettings, RuntimeSettings):
+    pass
