@@ -13,6 +13,7 @@ from exos_common.service.errors import install_error_handlers
 from exos_common.service.health import health_router
 from exos_common.service.readstore import StoreProvider
 from exos_common.store import Store
+from exos_query_api.api import analytics, ocpm, process, site_health, stats
 from exos_query_api.settings import QueryApiSettings
 
 
@@ -29,4 +30,6 @@ def create_app(settings: QueryApiSettings | None = None, *, store: Store | None 
     app = FastAPI(title="EXOS query-api", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(health_router(registry, {"clickhouse": provider.ready}))
+    for area in (stats, process, ocpm, analytics, site_health):
+        app.include_router(area.build_router(provider))
     return app
