@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from exos_ingest.auth import ApiKeys, presented_key
+from exos_common.service.keys import ApiKeys, presented_key
 from exos_ingest.settings import IngestSettings
 
 

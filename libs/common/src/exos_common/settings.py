@@ -15,6 +15,13 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+
+def split_list(value: str | None) -> list[str]:
+    """Comma-separated values, blanks dropped (env variables cannot hold real lists
+    without JSON, which nobody types into a Helm value)."""
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
 _CONFIG = SettingsConfigDict(env_prefix="EXOS_", extra="ignore", env_ignore_empty=True)
 
 

@@ -8,15 +8,9 @@ import ipaddress
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from exos_common.settings import KafkaSettings, RuntimeSettings
+from exos_common.settings import KafkaSettings, RuntimeSettings, split_list
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def split_list(value: str | None) -> list[str]:
-    """Comma-separated values, blanks dropped (env variables cannot hold real lists
-    without JSON, which nobody types into a Helm value)."""
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 class IngestSettings(KafkaSettings, RuntimeSettings):

@@ -20,13 +20,13 @@ from fastapi import APIRouter, Request, Response
 
 from exos_common.bus import Bus, BusError, RecordTooLarge
 from exos_common.logs import get_logger
+from exos_common.service.keys import ApiKeys
 from exos_ingest.api.responses import (
     JSON_MEDIA_TYPE,
     PROTOBUF_MEDIA_TYPE,
     export_response,
     status_response,
 )
-from exos_ingest.auth import ApiKeys
 from exos_ingest.client_context import client_context
 from exos_ingest.errors import IngestError
 from exos_ingest.flatten import Flattened, count_data_points, flatten_logs, flatten_traces

@@ -1,4 +1,4 @@
-"""API-key check for the OTLP routes.
+"""Shared-secret keys (ingest API keys, the gateway's local tokens).
 
 The HyperDX SDK sends its `apiKey` raw (`authorization: <key>`, the collector's
 bearertokenauth with an empty scheme); OpenTelemetry SDKs are usually configured with
