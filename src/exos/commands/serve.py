@@ -35,7 +35,14 @@ def load_app(service: Service) -> Any:
 
 
 def serve(
-    service: Annotated[Service, typer.Argument(help="Which service to run.")],
+    service: Annotated[
+        Service,
+        typer.Argument(
+            help="Which service to run (default: EXOS_SERVICE, set by the image).",
+            envvar="EXOS_SERVICE",
+            show_envvar=True,
+        ),
+    ],
     port: Annotated[
         int | None,
         typer.Option(help="Listen port (default: EXOS_<SERVICE>_PORT, e.g. ingest 4318)."),
