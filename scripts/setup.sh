@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 UV_VERSION="0.13.9"
+HELM_MODULE="helm.sh/helm/v3"
+HELM_VERSION="v3.22.0"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -35,7 +37,7 @@ say "uv sync (locked)"
 uv sync --locked --quiet
 
 # npm ci only when the lock changed since the last install (it wipes node_modules).
-for dir in tests/e2e/browser services/replay/web; do
+for dir in tests/e2e/browser services/replay/web tests/deploy; do
   if [ ! -f "$dir/node_modules/.package-lock.json" ] \
      || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.exos-installed-lock"; then
     say "npm ci in $dir"
@@ -43,3 +45,15 @@ for dir in tests/e2e/browser services/replay/web; do
       && cp package-lock.json node_modules/.exos-installed-lock)
   fi
 done
+
+# Helm for the chart tests (tests/deploy), built once from the Go module proxy into the
+# EXOS cache (a few minutes on 2 cores); rebuilt only when the binary is missing or was
+# built from another version (`go version -m` reads the module version it was built from).
+HELM_BIN="${EXOS_CACHE_DIR:-$HOME/.cache/exos}/bin/helm"
+command -v go >/dev/null 2>&1 || apt_install golang-go
+if [ ! -x "$HELM_BIN" ] \
+   || ! go version -m "$HELM_BIN" 2>/dev/null | grep -Eq "^\s+mod\s+$HELM_MODULE\s+$HELM_VERSION\s"; then
+  say "building helm $HELM_VERSION from the Go module proxy into $(dirname "$HELM_BIN")"
+  mkdir -p "$(dirname "$HELM_BIN")"
+  (cd /tmp && GOBIN="$(dirname "$HELM_BIN")" go install "$HELM_MODULE/cmd/helm@$HELM_VERSION")
+fi
