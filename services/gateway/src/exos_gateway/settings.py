@@ -1,10 +1,13 @@
-"""Settings of the gateway (EXOS_* variables)."""
+"""Settings of the gateway (EXOS_* variables): where the read services are, and who may
+use the portal and `/api`."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
 
-from exos_common.settings import RuntimeSettings
+from pydantic import Field, SecretStr, model_validator
+
+from exos_common.settings import RuntimeSettings, split_list
 
 
 class GatewaySettings(RuntimeSettings):
@@ -13,3 +16,71 @@ class GatewaySettings(RuntimeSettings):
     )
     replay_url: str = Field("http://127.0.0.1:8094", description="Base URL of replay.")
     insights_url: str = Field("http://127.0.0.1:8095", description="Base URL of insights.")
+    enrich_url: str = Field(
+        "http://127.0.0.1:8091", description="Base URL of enrich (serves `/api/visitor`)."
+    )
+    gateway_upstream_timeout_s: float = Field(
+        60.0, gt=0, description="Longest wait for a read service's answer (then 504)."
+    )
+    gateway_auth: Literal["tokens", "oidc", "none"] = Field(
+        "tokens",
+        description="Who may use the portal and `/api`: `tokens` (EXOS_GATEWAY_TOKENS), "
+        "`oidc` (bearer tokens of an OpenID Connect issuer) or `none` (open; refused in "
+        "production). `exos up` runs open on localhost.",
+    )
+    gateway_tokens: SecretStr | None = Field(
+        None,
+        description="Comma-separated local access tokens for `tokens` auth (small installs); "
+        "keep them in a Kubernetes secret.",
+    )
+    gateway_oidc_issuer: str | None = Field(
+        None, description="OIDC issuer URL (`iss` of the tokens), for `oidc` auth."
+    )
+    gateway_oidc_audience: str | None = Field(
+        None, description="Expected `aud` of OIDC tokens (the API's client id / app id URI)."
+    )
+    gateway_oidc_jwks_url: str | None = Field(
+        None,
+        description="JWKS URL of the issuer (default: from the issuer's "
+        "`/.well-known/openid-configuration`).",
+    )
+    gateway_oidc_algorithms: str = Field(
+        "RS256,ES256", description="Comma-separated signature algorithms accepted."
+    )
+    gateway_cookie_secure: bool = Field(
+        True,
+        description="Send the portal's session cookie only over HTTPS (turn off only for "
+        "plain-HTTP development).",
+    )
+    gateway_instrument: bool = Field(
+        False,
+        description="The portal sends its own telemetry (HyperDX browser SDK) to ingest.",
+    )
+    gateway_instrument_url: str = Field(
+        "http://127.0.0.1:4318", description="Ingest URL the portal's SDK sends to."
+    )
+    gateway_instrument_api_key: str = Field(
+        "", description="Ingest API key of the portal's SDK (visible to browsers by nature)."
+    )
+
+    @model_validator(mode="after")
+    def _auth_is_configured(self) -> GatewaySettings:
+        if self.gateway_auth == "tokens" and not self.tokens:
+            raise ValueError(
+                "EXOS_GATEWAY_AUTH=tokens needs EXOS_GATEWAY_TOKENS (or use oidc; "
+                "`none` only outside production)"
+            )
+        if self.gateway_auth == "oidc" and not self.gateway_oidc_issuer:
+            raise ValueError("EXOS_GATEWAY_AUTH=oidc needs EXOS_GATEWAY_OIDC_ISSUER")
+        if self.gateway_auth == "none" and self.environment == "production":
+            raise ValueError("EXOS_GATEWAY_AUTH=none is refused when EXOS_ENVIRONMENT=production")
+        return self
+
+    @property
+    def tokens(self) -> list[str]:
+        secret = self.gateway_tokens.get_secret_value() if self.gateway_tokens else None
+        return split_list(secret)
+
+    @property
+    def oidc_algorithms(self) -> list[str]:
+        return split_list(self.gateway_oidc_algorithms)

@@ -1,0 +1,93 @@
+"""OIDC bearer tokens: verified against the issuer's JWKS found through discovery
+(signature, issuer, audience, expiry); anything else is 401."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from exos_common.testing.servers import serve_in_thread
+from exos_gateway.app import create_app
+from exos_gateway.settings import GatewaySettings
+
+AUDIENCE = "api://exos"
+
+
+def _jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    public = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    return {**public, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
+class Issuer:
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.url = ""
+
+    def app(self) -> FastAPI:
+        issuer = FastAPI()
+
+        @issuer.get("/.well-known/openid-configuration")
+        async def discovery() -> dict[str, str]:
+            return {"issuer": self.url, "jwks_uri": f"{self.url}/keys"}
+
+        @issuer.get("/keys")
+        async def keys() -> dict[str, Any]:
+            return {"keys": [_jwk(self.key, "k1")]}
+
+        return issuer
+
+    def token(self, key: rsa.RSAPrivateKey | None = None, **overrides: Any) -> str:
+        now = int(time.time())
+        claims = {"iss": self.url, "aud": AUDIENCE, "sub": "ann", "iat": now, "exp": now + 300}
+        claims.update(overrides)
+        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": "k1"})
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    the_issuer = Issuer()
+    with serve_in_thread(the_issuer.app()) as url:
+        the_issuer.url = url
+        yield the_issuer
+
+
+@pytest.fixture
+def client(issuer: Issuer) -> TestClient:
+    service = FastAPI()
+
+    @service.get("/api/stats")
+    async def stats() -> dict[str, int]:
+        return {"rows": 1}
+
+    settings = GatewaySettings(
+        gateway_auth="oidc", gateway_oidc_issuer=issuer.url, gateway_oidc_audience=AUDIENCE
+    )
+    return TestClient(create_app(settings, services=[service]))
+
+
+def _get(client: TestClient, token: str) -> int:
+    return client.get("/api/stats", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def test_a_valid_token_of_the_issuer_is_accepted(client: TestClient, issuer: Issuer) -> None:
+    assert _get(client, issuer.token()) == 200
+
+
+def test_expired_foreign_and_misaddressed_tokens_are_refused(
+    client: TestClient, issuer: Issuer
+) -> None:
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert _get(client, issuer.token(exp=int(time.time()) - 600)) == 401
+    assert _get(client, issuer.token(aud="api://someone-else")) == 401
+    assert _get(client, issuer.token(iss="https://evil.example")) == 401
+    assert _get(client, issuer.token(key=other_key)) == 401
+    assert _get(client, "not-a-jwt") == 401
+    unsigned = jwt.encode({"iss": issuer.url, "aud": AUDIENCE, "sub": "x"}, None, "none")
+    assert _get(client, unsigned) == 401
