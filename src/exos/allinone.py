@@ -4,7 +4,7 @@ ClickHouse (chDB) under one data folder.
 The services are the same apps `exos serve` runs, built with a shared in-process bus and
 store: ingest answers OTLP on its port, enrich and the writer run their consumer loops,
 the ClickHouse HTTP interface of the embedded database is served for Grafana, HyperDX or
-clickhouse-client, and the portal port carries `/api`, `/openapi.json` and the home page.
+clickhouse-client, and the gateway port carries the portal, `/api` and `/openapi.json`.
 
 Stopping (Ctrl-C, SIGTERM) is ordered so nothing acknowledged is lost: the HTTP servers
 stop first (no new data), enrich then the writer drain the bus until caught up, then
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -26,7 +27,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from exos.demo_bookkeeping import DEMO_BOOKKEEPING
-from exos.portal import create_portal
 from exos_common.bus.memory import InProcessBus
 from exos_common.chserver.app import create_app as create_clickhouse_http
 from exos_common.logs import get_logger
@@ -36,6 +36,8 @@ from exos_common.store import Store, open_store
 from exos_common.topics import pipeline_topic_specs
 from exos_enrich.app import create_app as create_enrich
 from exos_enrich.settings import EnrichSettings
+from exos_gateway.app import create_app as create_gateway
+from exos_gateway.settings import GatewaySettings
 from exos_ingest.app import create_app as create_ingest
 from exos_ingest.settings import IngestSettings
 from exos_insights.app import create_app as create_insights
@@ -50,6 +52,23 @@ log = get_logger("exos.up")
 # sessions apart without many idle queues.
 PARTITIONS = 4
 DRAIN_TIMEOUT_S = 60.0
+
+
+OPEN_BANNER = (
+    "All-in-one mode: open to anyone who can reach this port, no login "
+    "(set EXOS_GATEWAY_AUTH=tokens and EXOS_GATEWAY_TOKENS to require one)."
+)
+
+
+def all_in_one_gateway_settings() -> GatewaySettings:
+    """The portal of `exos up` runs open on localhost unless auth is configured; plain
+    HTTP, so its session cookie cannot be Secure-only."""
+    defaults: dict[str, object] = {}
+    if "EXOS_GATEWAY_AUTH" not in os.environ:
+        defaults["gateway_auth"] = "none"
+    if "EXOS_GATEWAY_COOKIE_SECURE" not in os.environ:
+        defaults["gateway_cookie_secure"] = False
+    return GatewaySettings(**defaults)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +149,7 @@ class Platform:
         self._drains = [enrich.state.loop.wait_caught_up, writer.state.loop.wait_caught_up]
 
         # The read services share the process's store; their lifespans run here because
-        # the portal mounts their routes, not their apps.
+        # the gateway mounts their routes, not their apps.
         readers = [
             create_query_api(store=self.store),
             create_replay(store=self.store),
@@ -139,7 +158,12 @@ class Platform:
         for reader in readers:
             await self._stack.enter_async_context(_lifespan(reader))
         ingest = create_ingest(IngestSettings(), bus=bus)
-        portal = create_portal(self.store, services=[ingest, enrich, *readers], mode="all-in-one")
+        gateway_settings = all_in_one_gateway_settings()
+        portal = create_gateway(
+            gateway_settings,
+            services=[enrich, *readers],
+            banner=OPEN_BANNER if gateway_settings.gateway_auth == "none" else None,
+        )
         host = self.options.host
         self._servers = [
             _server(portal, host, self.options.port),
