@@ -3,11 +3,17 @@ use the portal and `/api`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
 from exos_common.settings import RuntimeSettings, split_list
+
+# The repository's paths: `services/gateway/web` (npm ci by scripts/setup.sh) and `docs/`.
+_REPO = Path(__file__).resolve().parents[4]
+DEFAULT_WEB_DIR = _REPO / "services" / "gateway" / "web"
+DEFAULT_DOCS_DIR = _REPO / "docs"
 
 
 class GatewaySettings(RuntimeSettings):
@@ -61,6 +67,17 @@ class GatewaySettings(RuntimeSettings):
     )
     gateway_instrument_api_key: str = Field(
         "", description="Ingest API key of the portal's SDK (visible to browsers by nature)."
+    )
+    gateway_web_dir: Path = Field(
+        DEFAULT_WEB_DIR,
+        description="Folder holding the portal's `node_modules` (Chart.js, the HyperDX "
+        "browser SDK; npm, pinned), served under `/assets/vendor/`; default the "
+        "repository's `services/gateway/web`.",
+    )
+    gateway_docs_dir: Path = Field(
+        DEFAULT_DOCS_DIR,
+        description="Folder of the markdown documents the portal's Docs page (`/guide`) "
+        "renders; default the repository's `docs/`.",
     )
 
     @model_validator(mode="after")
