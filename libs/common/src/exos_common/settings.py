@@ -79,6 +79,10 @@ class KafkaSettings(BaseSettings):
         ge=1024 * 1024,
         description="Largest message a producer sends and a topic accepts (rrweb snapshots).",
     )
+    kafka_compression: Literal["lz4", "gzip", "zstd", "snappy", "none"] = Field(
+        "lz4",
+        description="Compression of what EXOS produces (Azure Event Hubs accepts `gzip` only).",
+    )
     kafka_publish_timeout_s: float = Field(
         10.0, gt=0, description="How long a publish waits for the broker's ack before 503."
     )

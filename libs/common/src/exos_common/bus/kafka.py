@@ -57,13 +57,16 @@ def connection_options(settings: KafkaSettings) -> dict[str, Any]:
 
 
 def producer_options(settings: KafkaSettings, options: dict[str, Any]) -> dict[str, Any]:
-    """Idempotent, acks=all, lz4: a publish is acknowledged once every in-sync replica
-    has it, and a retried send is never stored twice."""
+    """Idempotent, acks=all, compressed (lz4 unless `kafka_compression` says otherwise):
+    a publish is acknowledged once every in-sync replica has it, and a retried send is
+    never stored twice."""
     return {
         "client_id": f"{settings.kafka_client_id}-producer",
         "acks": "all",
         "enable_idempotence": True,
-        "compression_type": "lz4",
+        "compression_type": (
+            None if settings.kafka_compression == "none" else settings.kafka_compression
+        ),
         "linger_ms": 5,
         "max_request_size": settings.kafka_max_message_bytes,
         "request_timeout_ms": int(settings.kafka_publish_timeout_s * 1000),
