@@ -15,7 +15,16 @@ from exos_common.settings import StoreSettings
 from exos_common.store import Store, open_store
 from exos_common.testing.processes import Platform, ServiceProcess, prepare_database
 
+from .sdk_session import serving_test_page
+
 __all__ = ["Platform", "ServiceProcess"]
+
+
+@pytest.fixture
+def page_server() -> Iterator[str]:
+    """The test page with the real HyperDX SDK, on its own origin."""
+    with serving_test_page() as url:
+        yield url
 
 
 @pytest.fixture

@@ -37,6 +37,11 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 60.0) -> ServiceProcess:
+        self.launch()
+        return self.wait_ready(timeout_s)
+
+    def launch(self) -> ServiceProcess:
+        """Start the process without waiting (several start faster side by side)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "exos", "serve", self.service, "--port", str(self.port)],
@@ -44,6 +49,10 @@ class ServiceProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        return self
+
+    def wait_ready(self, timeout_s: float = 60.0) -> ServiceProcess:
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
