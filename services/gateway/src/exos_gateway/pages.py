@@ -1,31 +1,175 @@
-"""The portal's pages and assets. Pages are static HTML + ES modules (no framework, no
-build step) under `portal/`; third-party browser libraries come from npm
-(`services/gateway/web`, installed by the setup command) and are served under
-`/assets/vendor/`."""
+"""The portal's pages and assets. Pages are static HTML fragments + ES modules (no
+framework, no build step) under `portal/`, wrapped in one layout here (styles, the
+banner, the shell's script, the portal's own telemetry when enabled); third-party
+browser libraries come from npm (`services/gateway/web`, installed by the setup command)
+and are served under `/assets/vendor/`. The Docs page renders the repository's markdown
+(`guide.py`)."""
 
 from __future__ import annotations
 
+import html
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from exos_common.service.errors import error_response
+from exos_gateway.guide import Guide
 from exos_gateway.settings import GatewaySettings
 
-PORTAL_DIR = Path(__file__).parent / "portal"
+PORTAL_DIR = (Path(__file__).parent / "portal").resolve()
 
-# path -> page file
-PAGES = {"/": "home.html"}
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    title: str
+    fragment: str  # file under portal/ with the page's <main> content
+    module: str | None  # ES module under portal/ that fills it in
+
+
+# path -> page; `/ask` (Ask AI) and `/replay/{id}` (the player) are the insights' and
+# replay's own pages, linked from the shell.
+PAGES = {
+    "/": Page("Home", "home.html", "home.js"),
+    "/process-mining": Page("Process Mining", "process-mining.html", "process-mining.js"),
+    "/sessions": Page("Sessions", "sessions.html", "sessions.js"),
+    "/analytics": Page("Product Analytics", "analytics.html", "analytics.js"),
+    "/site-health": Page("Site Health", "site-health.html", "site-health.js"),
+}
+
+# Browser libraries, by the name they are served under /assets/vendor/ -> file in
+# node_modules. Only these files are served from there.
+VENDOR = {
+    "chart.js": "chart.js/dist/chart.umd.min.js",
+    "hyperdx.js": "@hyperdx/browser/build/index.js",
+}
+
+# Portal assets by suffix; anything else under portal/ (the HTML fragments) is not served.
+ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+
+def layout(
+    title: str,
+    main: str,
+    *,
+    module: str | None,
+    banner: str | None,
+    auth_enforced: bool,
+    settings: GatewaySettings,
+) -> str:
+    """The whole document around a page's main content. The shell (portal.js) draws the
+    navigation, time range and filters into `#shell` from the config below."""
+    config = {
+        "banner": banner,
+        "signOut": auth_enforced,
+        "ingestUrl": settings.gateway_instrument_url,
+        "instrument": (
+            {
+                "url": settings.gateway_instrument_url,
+                "apiKey": settings.gateway_instrument_api_key,
+                "service": "exos-portal",
+            }
+            if settings.gateway_instrument
+            else None
+        ),
+    }
+    # `</` cannot end the JSON's script element early.
+    config_json = json.dumps(config).replace("</", "<\\/")
+    instrument = (
+        '<script src="/assets/vendor/hyperdx.js"></script>\n'
+        '<script src="/assets/instrument.js"></script>\n'
+        if settings.gateway_instrument
+        else ""
+    )
+    banner_html = (
+        f'<div class="banner" role="note" id="banner">{html.escape(banner)}</div>' if banner else ""
+    )
+    script = f'<script type="module" src="/assets/{module}"></script>' if module else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} · EXOS Analytics</title>
+<link rel="stylesheet" href="/assets/portal.css">
+<script type="application/json" id="exos-config">{config_json}</script>
+{instrument}<script src="/assets/vendor/chart.js" defer></script>
+<script type="module" src="/assets/portal.js"></script>
+{script}
+</head>
+<body>
+{banner_html}
+<header id="shell"></header>
+<main id="main">
+{main}
+</main>
+</body></html>"""
 
 
 def pages_router(
     settings: GatewaySettings, *, banner: str | None, auth_enforced: bool
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    guide = Guide(settings.gateway_docs_dir)
+    node_modules = settings.gateway_web_dir / "node_modules"
 
-    def page(name: str) -> HTMLResponse:
-        return HTMLResponse((PORTAL_DIR / name).read_text())
+    def render(title: str, main: str, module: str | None) -> HTMLResponse:
+        return HTMLResponse(
+            layout(
+                title,
+                main,
+                module=module,
+                banner=banner,
+                auth_enforced=auth_enforced,
+                settings=settings,
+            )
+        )
 
-    for path, name in PAGES.items():
-        router.add_api_route(path, lambda name=name: page(name), response_class=HTMLResponse)
+    def page_route(page: Page) -> HTMLResponse:
+        return render(page.title, (PORTAL_DIR / page.fragment).read_text(), page.module)
+
+    for path, page in PAGES.items():
+        router.add_api_route(path, lambda page=page: page_route(page), response_class=HTMLResponse)
+
+    @router.get("/guide", response_class=HTMLResponse)
+    async def guide_index() -> HTMLResponse:
+        return render("Docs", guide.index_html(), "guide.js")
+
+    @router.get("/guide/{slug}", response_class=HTMLResponse)
+    async def guide_document(slug: str) -> Response:
+        document = guide.document_html(slug)
+        if document is None:
+            return error_response(404, "not_found", f"no document named {slug!r}")
+        title, body = document
+        return render(title, body, "guide.js")
+
+    @router.get("/docs")
+    async def docs_moved() -> RedirectResponse:
+        # `/docs` was the API's Swagger UI before the portal; the documents live at /guide.
+        return RedirectResponse("/guide", status_code=308)
+
+    @router.get("/assets/vendor/{name}")
+    async def vendor(name: str) -> Response:
+        relative = VENDOR.get(name)
+        if relative is None or not (node_modules / relative).is_file():
+            return error_response(
+                404,
+                "not_found",
+                f"no vendor asset {name!r} (run scripts/setup.sh to install the portal's "
+                f"npm packages into {node_modules})",
+            )
+        return FileResponse(
+            node_modules / relative,
+            media_type="text/javascript",
+            headers={"cache-control": "public, max-age=3600"},
+        )
+
+    @router.get("/assets/{name:path}")
+    async def asset(name: str) -> Response:
+        target = (PORTAL_DIR / name).resolve()
+        kind = ASSET_TYPES.get(target.suffix)
+        if kind is None or not target.is_relative_to(PORTAL_DIR) or not target.is_file():
+            return error_response(404, "not_found", f"no asset {name!r}")
+        return FileResponse(target, media_type=kind, headers={"cache-control": "no-cache"})
+
     return router
