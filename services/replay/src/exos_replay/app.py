@@ -13,6 +13,7 @@ from exos_common.service.errors import install_error_handlers
 from exos_common.service.health import health_router
 from exos_common.service.readstore import StoreProvider
 from exos_common.store import Store
+from exos_replay.api import page, recording, sessions
 from exos_replay.settings import ReplaySettings
 
 
@@ -29,4 +30,7 @@ def create_app(settings: ReplaySettings | None = None, *, store: Store | None = 
     app = FastAPI(title="EXOS replay", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(health_router(registry, {"clickhouse": provider.ready}))
+    app.include_router(sessions.build_router(provider))
+    app.include_router(recording.build_router(provider, settings))
+    app.include_router(page.build_router(provider, settings))
     return app

@@ -1,0 +1,183 @@
+"""A session's rrweb events out of `hyperdx_sessions`, chunks reassembled in recording
+order, a page at a time.
+
+Rows are ordered as recorded: nanosecond time, then the recorder's event ordinal, then
+the chunk number (the writer keeps all three). A page is read with a keyset cursor
+(time, ordinal, chunk) and ends on a complete event, so the player can add each page
+to the Replayer as it arrives. Events are passed through as the recorder wrote them
+(no re-encoding); each is checked to parse as a JSON object with a numeric `type` and
+`timestamp` first, so one corrupt event is reported and skipped instead of failing the
+page in the browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from exos_replay.queries.integrity import ChunkMeta
+from exos_replay.queries.timeline import Window
+
+_REPLAY_OF_SESSION = """
+FROM hyperdx_sessions
+WHERE ResourceAttributes['rum.sessionId'] = {session:String}
+  AND TimestampTime BETWEEN toDateTime(intDiv({from_ns:Int64}, 1000000000))
+                        AND toDateTime(intDiv({to_ns:Int64}, 1000000000) + 1)
+"""
+_ORDINAL = "toUInt64OrZero(LogAttributes['rr-web.event'])"
+_CHUNK = "greatest(toUInt32OrZero(LogAttributes['rr-web.chunk']), 1)"
+_TOTAL = "greatest(toUInt32OrZero(LogAttributes['rr-web.total-chunks']), 1)"
+
+CHUNKS_PAGE = f"""
+SELECT toUnixTimestamp64Nano(Timestamp) AS ts_ns, {_ORDINAL} AS ordinal,
+    {_CHUNK} AS chunk, {_TOTAL} AS total, Body AS body
+{_REPLAY_OF_SESSION}
+  AND (toUnixTimestamp64Nano(Timestamp), ordinal, chunk)
+      > ({{after_ns:Int64}}, {{after_ordinal:UInt64}}, {{after_chunk:UInt32}})
+ORDER BY Timestamp, ordinal, chunk
+LIMIT {{limit:UInt32}}
+"""
+
+CHUNK_METAS = f"""
+SELECT toUnixTimestamp64Nano(Timestamp) AS ts_ns, {_ORDINAL} AS ordinal,
+    {_CHUNK} AS chunk, {_TOTAL} AS total,
+    if(chunk = 1, toInt16OrNull(extract(Body, '^\\\\s*\\\\{{"type":(\\\\d+)')), NULL) AS event_type
+{_REPLAY_OF_SESSION}
+ORDER BY Timestamp, ordinal, chunk
+"""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Cursor:
+    """Where the last page ended: the last chunk it included."""
+
+    timestamp_ns: int = -1
+    ordinal: int = 0
+    chunk: int = 0
+
+    def encode(self) -> str:
+        return f"{self.timestamp_ns}.{self.ordinal}.{self.chunk}"
+
+    @classmethod
+    def decode(cls, text: str | None) -> Cursor:
+        if not text:
+            return cls()
+        parts = text.split(".")
+        if len(parts) != 3 or not all(p.lstrip("-").isdigit() for p in parts):
+            raise ValueError("cursor must be three integers `time.ordinal.chunk`")
+        ts, ordinal, chunk = (int(p) for p in parts)
+        if ordinal < 0 or chunk < 0 or ts < -1:
+            raise ValueError("cursor parts out of range")
+        return cls(ts, ordinal, chunk)
+
+
+@dataclass(slots=True)
+class EventsPage:
+    events: list[bytes] = field(default_factory=list)  # each one rrweb event's JSON
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    next: Cursor | None = None  # None: the recording is complete
+    json_bytes: int = 0
+
+
+def _valid_event(raw: bytes) -> str | None:
+    """Why `raw` is not an rrweb event, or None when it is one."""
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return f"not JSON ({exc.msg})"
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    if not isinstance(event.get("type"), int) or not isinstance(
+        event.get("timestamp"), int | float
+    ):
+        return "no numeric type/timestamp"
+    return None
+
+
+def read_page(rows: list[dict[str, Any]], limit: int, max_bytes: int, after: Cursor) -> EventsPage:
+    """Reassemble `rows` (at most `limit` chunks after `after`) into events. The page
+    ends after the first complete event past `max_bytes`; if the rows ran out inside an
+    event (or `limit` was hit), it ends before that event and `next` points there."""
+    page = EventsPage()
+    pending: list[dict[str, Any]] = []
+    last_complete = after
+    for row in rows:
+        if pending and (row["chunk"] == 1 or row["ordinal"] != pending[0]["ordinal"]):
+            _skip(page, pending, "chunks missing")
+            pending = []
+        if not pending and row["chunk"] != 1:
+            _skip(page, [row], "chunks missing")
+            last_complete = Cursor(row["ts_ns"], row["ordinal"], row["chunk"])
+            continue
+        pending.append(row)
+        if row["chunk"] < row["total"]:
+            continue
+        last_complete = Cursor(row["ts_ns"], row["ordinal"], row["chunk"])
+        body = "".join(r["body"] for r in pending)
+        raw = body.encode()
+        problem = _valid_event(raw)
+        if problem is None:
+            page.events.append(raw)
+            page.json_bytes += len(raw)
+        else:
+            _skip(page, pending, problem)
+        pending = []
+        if page.json_bytes >= max_bytes:
+            page.next = last_complete
+            return page
+    if len(rows) >= limit:
+        page.next = last_complete
+    return page
+
+
+def _skip(page: EventsPage, rows: list[dict[str, Any]], reason: str) -> None:
+    first = rows[0]
+    page.skipped.append(
+        {"ordinal": first["ordinal"], "timestamp_ns": first["ts_ns"], "reason": reason}
+    )
+
+
+def fetch_page(store: Any, window: Window, after: Cursor, limit: int, max_bytes: int) -> EventsPage:
+    def query(rows: int) -> list[dict[str, Any]]:
+        return list(
+            store.query(
+                CHUNKS_PAGE,
+                {
+                    **window.parameters(),
+                    "after_ns": after.timestamp_ns,
+                    "after_ordinal": after.ordinal,
+                    "after_chunk": after.chunk,
+                    "limit": rows,
+                },
+            )
+        )
+
+    rows = query(limit)
+    page = read_page(rows, limit, max_bytes, after)
+    if page.next == after and rows:
+        # One event has more chunks than a page holds: read at least all of it.
+        limit += int(rows[0]["total"])
+        page = read_page(query(limit), limit, max_bytes, after)
+    return page
+
+
+def chunk_metas(store: Any, window: Window) -> list[ChunkMeta]:
+    return [
+        ChunkMeta(r["ts_ns"], r["ordinal"], r["chunk"], r["total"], r["event_type"])
+        for r in store.query(CHUNK_METAS, window.parameters())
+    ]
+
+
+# rrweb scroll events (incremental snapshot, source 3) for the heatbar's scroll weight.
+SCROLL_TIMES = f"""
+SELECT toUnixTimestamp64Nano(Timestamp) AS ts_ns
+{_REPLAY_OF_SESSION}
+  AND startsWith(Body, '{{"type":3,"data":{{"source":3,')
+ORDER BY Timestamp
+"""
+
+
+def scroll_times(store: Any, window: Window) -> list[int]:
+    return [int(r["ts_ns"]) for r in store.query(SCROLL_TIMES, window.parameters())]
