@@ -30,7 +30,8 @@ def create_portal(store: Store, *, services: Sequence[FastAPI], mode: str) -> Fa
     for service in services:
         for route in service.router.routes:
             path = getattr(route, "path", "")
-            if path.startswith("/api/"):
+            # /replay/...: the replay service's player page and its assets.
+            if path.startswith(("/api/", "/replay/")):
                 app.router.routes.append(route)
 
     async def store_answers() -> bool:
