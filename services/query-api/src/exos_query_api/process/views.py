@@ -1,0 +1,341 @@
+"""The process views: run the SQL of `sql` over the chosen event log, shape the rows into
+the response models. Each takes a `QueryRunner` (which keeps the SQL it ran)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from exos_query_api.process import sql
+from exos_query_api.process.eventlog import (
+    MS,
+    Over,
+    ProcessFilters,
+    bound,
+    conditions,
+    pattern,
+    with_log,
+)
+from exos_query_api.process.logic import (
+    HAPPY_PATH,
+    REWORK_LOOP,
+    Event,
+    check_known,
+    deviation_point,
+    pct,
+    variants_narrative,
+)
+from exos_query_api.process.models import (
+    ActivityCount,
+    ActivityMoment,
+    Bottleneck,
+    BottlenecksResponse,
+    CaseMoment,
+    ConformanceResponse,
+    Deviation,
+    FunnelLevel,
+    FunnelResponse,
+    LoopCount,
+    MapEdge,
+    MapNode,
+    ProcessMapResponse,
+    ReworkCase,
+    ReworkResponse,
+    TransitionSample,
+    Variant,
+    VariantsResponse,
+)
+from exos_query_api.runner import QueryRunner
+from exos_query_api.timerange import TimeRange
+
+
+class Scope:
+    """What every process view shares: the runner, the event log and its parameters."""
+
+    def __init__(
+        self, runner: QueryRunner, window: TimeRange, over: Over, filters: ProcessFilters
+    ) -> None:
+        self.runner = runner
+        self.over = over
+        self.filters = filters
+        self.window = window
+
+    def rows(self, body: str, *ctes: str, **parameters: Any) -> list[dict[str, Any]]:
+        statement = with_log(self.over, self.filters, body, *ctes)
+        return self.runner.rows(statement, bound(self.window, self.filters, **parameters))
+
+    def known_activities(self) -> list[str]:
+        if self.over == "orders":
+            rows = self.runner.rows(sql.ORDER_ACTIVITIES)
+        else:
+            rows = self.rows(sql.LOG_ACTIVITIES)
+        return [str(r["activity"]) for r in rows]
+
+    def check(self, steps: Sequence[str], name: str) -> None:
+        check_known(steps, self.known_activities(), name, self.over)
+
+    def top_path(self, longest: int) -> list[str]:
+        """The most frequent variant path of two steps or more (the reference when pages
+        have no path), cut to `longest` steps."""
+        rows = self.rows(sql.VARIANTS, sql.VARIANT_CASES_CTE, samples=1, limit=20)
+        paths = [[str(a) for a in r["path"]] for r in rows if len(r["path"]) >= 2]
+        return paths[0][:longest] if paths else []
+
+
+def fill(text: str, array_parameter: str, steps: int) -> str:
+    """A sequence CTE for `steps` conditions on the bound array `array_parameter`."""
+    return (
+        text.replace("/*PATTERN*/", pattern(steps))
+        .replace("/*MS*/", MS)
+        .replace("/*CONDITIONS*/", conditions(array_parameter, steps))
+    )
+
+
+def _moment(sample: Sequence[Any]) -> CaseMoment:
+    at, session_id, case_id = sample[0], sample[1], sample[2]
+    return CaseMoment(session_id=session_id, at=at, case_id=case_id)
+
+
+def variants(scope: Scope, limit: int, samples: int) -> VariantsResponse:
+    rows = scope.rows(sql.VARIANTS, sql.VARIANT_CASES_CTE, samples=samples, limit=limit)
+    total_cases = int(rows[0]["total_cases"]) if rows else 0
+    total_variants = int(rows[0]["total_variants"]) if rows else 0
+    out = [
+        Variant(
+            variant=r["variant"],
+            path=list(r["path"]),
+            cases=r["cases"],
+            share_pct=pct(r["cases"], total_cases),
+            avg_duration_s=round(r["avg_duration_s"], 3),
+            p50_duration_s=round(r["p50_duration_s"], 3),
+            top_segments=[s for s in r["top_segments"] if s],
+            samples=[_moment(s) for s in r["samples"]],
+        )
+        for r in rows
+    ]
+    narrative = variants_narrative(
+        scope.over,
+        total_cases,
+        total_variants,
+        [(v.path, v.cases, v.p50_duration_s) for v in out],
+    )
+    return VariantsResponse(
+        over=scope.over,
+        total_cases=total_cases,
+        total_variants=total_variants,
+        variants=out,
+        narrative=narrative,
+    )
+
+
+def bottlenecks(
+    scope: Scope, limit: int, samples: int, min_transitions: int
+) -> BottlenecksResponse:
+    rows = scope.rows(
+        sql.BOTTLENECKS,
+        sql.TRANSITIONS_CTE,
+        samples=samples,
+        limit=limit,
+        min_transitions=min_transitions,
+    )
+    out = [
+        Bottleneck(
+            step_from=r["step_from"],
+            step_to=r["step_to"],
+            transitions=r["transitions"],
+            cases=r["cases"],
+            avg_s=round(r["avg_s"], 3),
+            p50_s=round(r["p50_s"], 3),
+            p95_s=round(r["p95_s"], 3),
+            max_s=round(r["max_s"], 3),
+            samples=[
+                TransitionSample(
+                    gap_s=round(-s[0], 3),
+                    at=s[1],
+                    session_id=s[2],
+                    case_id=s[3],
+                    from_at=s[4],
+                    from_session_id=s[5],
+                )
+                for s in r["samples"]
+            ],
+        )
+        for r in rows
+    ]
+    return BottlenecksResponse(over=scope.over, bottlenecks=out)
+
+
+def process_map(scope: Scope, limit: int, min_frequency: int) -> ProcessMapResponse:
+    nodes = scope.rows(sql.MAP_NODES)
+    ends = scope.rows(sql.MAP_ENDS)
+    edges = scope.rows(sql.MAP_EDGES, sql.TRANSITIONS_CTE, limit=limit, min_frequency=min_frequency)
+    starts: dict[str, int] = defaultdict(int)
+    finishes: dict[str, int] = defaultdict(int)
+    for r in ends:
+        starts[r["first_activity"]] += r["cases"]
+        finishes[r["last_activity"]] += r["cases"]
+    return ProcessMapResponse(
+        over=scope.over,
+        cases=sum(starts.values()),
+        nodes=[
+            MapNode(
+                activity=n["activity"],
+                events=n["events"],
+                cases=n["cases"],
+                starts=starts[n["activity"]],
+                ends=finishes[n["activity"]],
+            )
+            for n in nodes
+        ],
+        edges=[
+            MapEdge(
+                step_from=e["step_from"],
+                step_to=e["step_to"],
+                frequency=e["frequency"],
+                cases=e["cases"],
+                p50_s=round(e["p50_s"], 3),
+                p95_s=round(e["p95_s"], 3),
+            )
+            for e in edges
+        ],
+    )
+
+
+def funnel(scope: Scope, steps: list[str] | None, window_s: int, samples: int) -> FunnelResponse:
+    if steps is None:
+        steps = list(HAPPY_PATH) if scope.over == "orders" else scope.top_path(5)
+    else:
+        scope.check(steps, "steps")
+    if len(steps) < 2:
+        return FunnelResponse(
+            over=scope.over, steps=steps, window_s=window_s, entered=0, completed=0, levels=[]
+        )
+    cte = fill(sql.FUNNEL_CASES_CTE, "steps", len(steps))
+    rows = scope.rows(sql.FUNNEL, cte, steps=steps, window_ms=window_s * 1000, samples=samples)
+    stopped = {int(r["level"]): r for r in rows}
+    reached = [
+        sum(r["cases"] for lvl, r in stopped.items() if lvl >= k) for k in range(1, len(steps) + 1)
+    ]
+    entered = reached[0]
+    levels = []
+    for k, step in enumerate(steps, start=1):
+        at_k = stopped.get(k)
+        previous = reached[k - 2] if k > 1 else entered
+        levels.append(
+            FunnelLevel(
+                level=k,
+                step=step,
+                cases=reached[k - 1],
+                conversion_pct=pct(reached[k - 1], entered),
+                step_conversion_pct=pct(reached[k - 1], previous),
+                dropped=int(at_k["cases"]) if at_k and k < len(steps) else 0,
+                dropped_samples=[
+                    ActivityMoment(at=s[0], session_id=s[1], case_id=s[2], activity=step)
+                    for s in (at_k["samples"] if at_k and k < len(steps) else [])
+                ],
+            )
+        )
+    return FunnelResponse(
+        over=scope.over,
+        steps=steps,
+        window_s=window_s,
+        entered=entered,
+        completed=reached[-1],
+        levels=levels,
+    )
+
+
+def conformance(scope: Scope, path: list[str] | None, samples: int) -> ConformanceResponse:
+    if path is None:
+        path = list(HAPPY_PATH) if scope.over == "orders" else scope.top_path(32)
+    else:
+        scope.check(path, "path")
+    if len(path) < 2:
+        return ConformanceResponse(
+            over=scope.over, path=[], conforming=0, total=0, conformance_pct=0, deviations=[]
+        )
+    cte = fill(sql.CONFORMANCE_CASES_CTE, "path", len(path))
+    rows = scope.rows(sql.CONFORMANCE, cte, path=path, samples=samples)
+    total = sum(int(r["cases"]) for r in rows)
+    conforming = sum(int(r["cases"]) for r in rows if r["conforming"])
+    groups = [r for r in rows if not r["conforming"]]
+    sample_cases = sorted({c for r in groups for c in r["sample_cases"]})
+    traces: dict[str, list[Event]] = defaultdict(list)
+    if sample_cases:
+        for t in scope.rows(sql.CASE_TRACES, path=path, cases=sample_cases):
+            traces[t["case_id"]].append(Event(t["activity"], t["ts"], t["session_id"]))
+    deviations = []
+    for r in groups:
+        reached = int(r["reached"])
+        moments = []
+        for case_id in r["sample_cases"]:
+            point = deviation_point(traces[case_id], path, reached)
+            moments.append(
+                ActivityMoment(
+                    session_id=point.event.session_id,
+                    at=point.event.at,
+                    case_id=case_id,
+                    activity=point.event.activity,
+                )
+            )
+        deviations.append(
+            Deviation(
+                kind="out_of_order" if reached >= len(path) else "missing_step",
+                reached=reached,
+                missing_step=path[reached] if reached < len(path) else None,
+                cases=r["cases"],
+                share_pct=pct(r["cases"], total),
+                samples=moments,
+            )
+        )
+    return ConformanceResponse(
+        over=scope.over,
+        path=path,
+        conforming=conforming,
+        total=total,
+        conformance_pct=pct(conforming, total),
+        deviations=deviations,
+    )
+
+
+def rework(scope: Scope, loop: list[str] | None, limit: int, samples: int) -> ReworkResponse:
+    if loop is None and scope.over == "orders":
+        loop = list(REWORK_LOOP)
+    elif loop is not None:
+        scope.check(loop, "loop")
+    if loop is None:
+        cte = sql.REWORK_REVISIT_CASES_CTE
+        parameters: dict[str, Any] = {}
+    else:
+        cte = fill(sql.REWORK_LOOP_CASES_CTE, "loop", len(loop))
+        parameters = {"loop": loop}
+    summary = scope.rows(sql.REWORK_SUMMARY, cte, **parameters)
+    top = scope.rows(sql.REWORK_TOP, cte, limit=limit, samples=samples, **parameters)
+    by_activity = (
+        scope.rows(sql.REWORK_BY_ACTIVITY, cte, limit=limit, **parameters) if loop is None else []
+    )
+    cases_total = sum(int(r["cases"]) for r in summary)
+    with_rework = sum(int(r["cases"]) for r in summary if r["loops"] > 0)
+    return ReworkResponse(
+        over=scope.over,
+        mode="revisits" if loop is None else "loop",
+        loop=loop,
+        cases_total=cases_total,
+        cases_with_rework=with_rework,
+        loops_total=sum(int(r["loops"]) * int(r["cases"]) for r in summary),
+        rework_rate_pct=pct(with_rework, cases_total),
+        distribution=[LoopCount(loops=r["loops"], cases=r["cases"]) for r in summary if r["loops"]],
+        cases=[
+            ReworkCase(
+                case_id=r["case_id"],
+                loops=r["loops"],
+                samples=[
+                    ActivityMoment(at=m[0], session_id=m[1], activity=m[2], case_id=r["case_id"])
+                    for m in r["moments"]
+                ],
+            )
+            for r in top
+        ],
+        by_activity=[ActivityCount(activity=r["activity"], events=r["loops"]) for r in by_activity],
+    )
