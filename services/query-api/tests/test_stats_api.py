@@ -1,0 +1,45 @@
+"""`GET /api/stats` on the hand-built world."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from exos_common.store import Store
+from exos_query_api.app import create_app
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import analytics_world as world
+
+
+def test_stats_of_the_three_tables(migrated_store: Store) -> None:
+    world.load(migrated_store)
+    with TestClient(create_app(store=migrated_store)) as client:
+        response = client.get("/api/stats", params=world.RANGE)
+        assert response.status_code == 200, response.text
+        tables = {t["table"]: t for t in response.json()["tables"]}
+        traces, logs, replay = (
+            tables["otel_traces"],
+            tables["otel_logs"],
+            tables["hyperdx_sessions"],
+        )
+        # 12 + 5 + 7 + 10 spans; 4 error spans; 4 error logs + 1 warning in S2, S3, S4.
+        assert (traces["rows"], traces["sessions"], traces["errors"]) == (34, 4, 4)
+        assert (traces["first"][:19], traces["last"][:19]) == (
+            "2026-11-02T09:00:00",
+            "2026-11-09T11:00:20",
+        )
+        assert (logs["rows"], logs["sessions"], logs["errors"]) == (5, 3, 4)
+        assert (replay["rows"], replay["sessions"]) == (2, 1)
+        assert traces["total_rows"] == 34 and traces["bytes_on_disk"] > 0
+        assert tables["span_facts"]["total_rows"] == 34
+        assert tables["span_facts"]["rows"] is None
+        # Week 2 alone.
+        week2 = client.get(
+            "/api/stats", params={"from": "2026-11-09T00:00:00Z", "to": world.RANGE_TO}
+        ).json()
+        assert [t["rows"] for t in week2["tables"][:3]] == [17, 4, 0]
+        assert week2["tables"][2]["first"] is None
