@@ -24,14 +24,25 @@ def table_counts(store: Store) -> dict[str, int]:
     return {t: int(store.query_rows(f"SELECT count() FROM {t}")[0][0]) for t in TABLES}
 
 
+# The services' read APIs, and the replay service's player page and its assets.
+MOUNTED = ("/api/", "/replay/")
+
+
+def _paths(route: Any) -> list[str]:
+    """The paths a route answers. FastAPI (0.165) keeps an included router as one
+    route holding the original router, whose routes carry the prefix already."""
+    included = getattr(route, "original_router", None)
+    if included is not None:
+        return [p for r in included.routes for p in _paths(r)] or [""]
+    return [getattr(route, "path", "")]
+
+
 def create_portal(store: Store, *, services: Sequence[FastAPI], mode: str) -> FastAPI:
     app = FastAPI(title="EXOS Analytics", version="0.1.0")
     install_error_handlers(app)
     for service in services:
         for route in service.router.routes:
-            path = getattr(route, "path", "")
-            # /replay/...: the replay service's player page and its assets.
-            if path.startswith(("/api/", "/replay/")):
+            if all(p.startswith(MOUNTED) for p in _paths(route)):
                 app.router.routes.append(route)
 
     async def store_answers() -> bool:
