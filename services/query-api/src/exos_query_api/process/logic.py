@@ -68,9 +68,10 @@ class DeviationPoint:
 
 def deviation_point(trace: Sequence[Event], path: Sequence[str], reached: int) -> DeviationPoint:
     """Where a case leaves the path. `reached`: the path steps it ran in order. If it
-    reached them all, the first path event that breaks the strict order (what
-    sequenceMatch saw); otherwise, after the `reached` steps, the first event of a later
-    path step (the missing one was skipped), or else its last event (it stopped)."""
+    reached them all, the first path event, once the path began, that is not the next
+    step (what broke sequenceMatch's strict order); otherwise, after the `reached`
+    steps, the first event of a later path step (the missing one was skipped), or else
+    its last event (it stopped)."""
     on_path = [e for e in trace if e.activity in path]
     if reached >= len(path):
         expected = 0
@@ -79,9 +80,7 @@ def deviation_point(trace: Sequence[Event], path: Sequence[str], reached: int) -
                 expected += 1
                 if expected == len(path):
                     break
-            elif event.activity == path[0]:
-                expected = 1
-            else:
+            elif expected:
                 return DeviationPoint("out_of_order", event)
         return DeviationPoint("out_of_order", trace[-1])
     step = 0
