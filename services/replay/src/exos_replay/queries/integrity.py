@@ -112,10 +112,7 @@ def check_integrity(
                 incomplete += 1  # the previous event never got its last chunk
             open_event, got = meta, 0
             events += 1
-            if meta.event_type == FULL_SNAPSHOT:
-                snapshots += 1
-                snapshot_in_segment = True
-            elif meta.event_type == META:
+            if meta.event_type == META:
                 metas += 1
             elif meta.event_type == INCREMENTAL and not snapshot_in_segment:
                 before_snapshot += 1
@@ -128,6 +125,10 @@ def check_integrity(
         if open_event is not None and meta.chunk == meta.total:
             if got != meta.total:
                 incomplete += 1
+            elif open_event.event_type == FULL_SNAPSHOT:
+                # Only a snapshot with all its chunks builds a page.
+                snapshots += 1
+                snapshot_in_segment = True
             open_event = None
         previous = meta
     if open_event is not None:
