@@ -92,11 +92,19 @@ def create_app(
     return app
 
 
+def _paths(route: Any) -> list[str]:
+    """The paths a route answers. FastAPI (0.165) keeps an included router as one route
+    holding the original router, whose routes carry the prefix already."""
+    included = getattr(route, "original_router", None)
+    if included is not None:
+        return [p for r in included.routes for p in _paths(r)] or [""]
+    return [getattr(route, "path", "")]
+
+
 def _mount(app: FastAPI, services: Sequence[FastAPI], routes: Mapping[str, Upstream]) -> None:
     for service in services:
         for route in service.router.routes:
-            path = getattr(route, "path", "")
-            if match(routes, path) is not None:
+            if all(match(routes, path) is not None for path in _paths(route)):
                 app.router.routes.append(route)
 
 
