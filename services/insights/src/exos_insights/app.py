@@ -13,6 +13,10 @@ from exos_common.service.errors import install_error_handlers
 from exos_common.service.health import health_router
 from exos_common.service.readstore import StoreProvider
 from exos_common.store import Store
+from exos_insights.api import ask, console, docs, page
+from exos_insights.ask import AskAI
+from exos_insights.grounding import GroundingCache
+from exos_insights.llm import Model
 from exos_insights.settings import InsightsSettings
 
 
@@ -20,13 +24,29 @@ def create_app(settings: InsightsSettings | None = None, *, store: Store | None 
     settings = settings or InsightsSettings()
     provider = StoreProvider(settings, store)
     registry = CollectorRegistry()
+    grounding = GroundingCache(
+        settings.allowed_tables,
+        settings.insights_grounding_sample_rows,
+        settings.insights_grounding_ttl_s,
+    )
+    # Without a model, ask answers 503 saying how to configure one; the rest works.
+    model = Model(settings) if settings.model_configured else None
+    ask_ai = AskAI(settings, model, grounding) if model is not None else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with provider.lifespan():
-            yield
+            try:
+                yield
+            finally:
+                if model is not None:
+                    await model.close()
 
     app = FastAPI(title="EXOS insights", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(health_router(registry, {"clickhouse": provider.ready}))
+    app.include_router(docs.build_router(provider, settings, grounding))
+    app.include_router(console.build_router(provider, settings))
+    app.include_router(ask.build_router(provider, ask_ai))
+    app.include_router(page.build_router(settings))
     return app

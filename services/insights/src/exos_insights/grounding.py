@@ -1,0 +1,174 @@
+"""What the model is told about the data: the allowed tables' columns (from
+`system.columns`), the SpanName taxonomy with counts, and the attribute keys that
+actually occur (sampled from the newest rows per SpanName), with the values of the
+few-valued ones (so "closing LOB" can become `SpanAttributes['order.lob'] = 'closing'`).
+Sampled by the service itself, cached for a while, rendered as prompt text."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from exos_common.store import Store
+
+# Rows sampled per SpanName for its attribute keys; few-valued keys show their values.
+PER_SPAN_NAME = 300
+MAX_VALUES = 12
+_SETTINGS = {"max_execution_time": 30, "readonly": 2}
+
+
+@dataclass(slots=True)
+class Grounding:
+    database: str
+    columns: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    span_names: list[tuple[str, int]] = field(default_factory=list)
+    span_keys: dict[str, list[str]] = field(default_factory=dict)
+    resource_keys: list[str] = field(default_factory=list)
+    log_keys: list[str] = field(default_factory=list)
+    severities: list[tuple[str, int]] = field(default_factory=list)
+    values: dict[str, list[str]] = field(default_factory=dict)
+    sampled_at: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "tables": {
+                t: [{"name": n, "type": ty} for n, ty in cols] for t, cols in self.columns.items()
+            },
+            "span_names": [{"span_name": n, "spans": c} for n, c in self.span_names],
+            "span_attribute_keys": self.span_keys,
+            "resource_attribute_keys": self.resource_keys,
+            "log_attribute_keys": self.log_keys,
+            "severities": [{"severity": s, "logs": c} for s, c in self.severities],
+            "attribute_values": self.values,
+        }
+
+
+def sample(store: Store, tables: frozenset[str], sample_rows: int) -> Grounding:
+    grounding = Grounding(store.database, sampled_at=time.time())
+    for row in store.query(
+        "SELECT table, name, type FROM system.columns WHERE database = {db:String} "
+        "AND table IN {tables:Array(String)} AND NOT startsWith(name, '__') "
+        "ORDER BY table, position",
+        {"db": store.database, "tables": sorted(tables)},
+        settings=_SETTINGS,
+    ):
+        grounding.columns.setdefault(row["table"], []).append((row["name"], row["type"]))
+    if "otel_traces" in grounding.columns:
+        _sample_traces(store, grounding, sample_rows)
+    if "otel_logs" in grounding.columns:
+        _sample_logs(store, grounding, sample_rows)
+    return grounding
+
+
+def _sample_traces(store: Store, grounding: Grounding, sample_rows: int) -> None:
+    grounding.span_names = [
+        (r["SpanName"], int(r["spans"]))
+        for r in store.query(
+            "SELECT SpanName, count() AS spans FROM otel_traces GROUP BY SpanName "
+            "ORDER BY spans DESC, SpanName LIMIT 300",
+            settings=_SETTINGS,
+        )
+    ]
+    newest = (
+        "(SELECT SpanName, SpanAttributes, ResourceAttributes FROM otel_traces "
+        "ORDER BY Timestamp DESC LIMIT {n:UInt32} BY SpanName LIMIT {total:UInt32})"
+    )
+    # Keys whose values identify someone or something are not listed, even when few.
+    id_like = "(^|[._])(id|uid|email|ip|url|href|name|message|xpath)$"
+    params: dict[str, object] = {"n": PER_SPAN_NAME, "total": sample_rows, "id_like": id_like}
+    for r in store.query(
+        f"SELECT SpanName, arraySort(groupUniqArrayArray(mapKeys(SpanAttributes))) AS keys "
+        f"FROM {newest} GROUP BY SpanName ORDER BY SpanName",
+        params,
+        settings=_SETTINGS,
+    ):
+        grounding.span_keys[r["SpanName"]] = list(r["keys"])
+    rows = store.query(
+        f"SELECT arraySort(groupUniqArrayArray(mapKeys(ResourceAttributes))) AS keys FROM {newest}",
+        params,
+        settings=_SETTINGS,
+    )
+    grounding.resource_keys = list(rows[0]["keys"]) if rows else []
+    for r in store.query(
+        f"SELECT kv.1 AS key, arraySort(groupUniqArray({MAX_VALUES + 1})(kv.2)) AS values "
+        f"FROM {newest} ARRAY JOIN SpanAttributes AS kv GROUP BY key "
+        f"HAVING length(values) <= {MAX_VALUES} AND NOT match(key, {{id_like:String}}) "
+        f"ORDER BY key",
+        params,
+        settings=_SETTINGS,
+    ):
+        grounding.values[r["key"]] = [v for v in r["values"] if v != ""]
+
+
+def _sample_logs(store: Store, grounding: Grounding, sample_rows: int) -> None:
+    grounding.severities = [
+        (r["SeverityText"], int(r["logs"]))
+        for r in store.query(
+            "SELECT SeverityText, count() AS logs FROM otel_logs GROUP BY SeverityText "
+            "ORDER BY logs DESC",
+            settings=_SETTINGS,
+        )
+    ]
+    rows = store.query(
+        "SELECT arraySort(groupUniqArrayArray(mapKeys(LogAttributes))) AS keys FROM "
+        "(SELECT LogAttributes FROM otel_logs ORDER BY Timestamp DESC LIMIT {n:UInt32})",
+        {"n": sample_rows},
+        settings=_SETTINGS,
+    )
+    grounding.log_keys = list(rows[0]["keys"]) if rows else []
+
+
+def render(grounding: Grounding) -> str:
+    """The grounding as prompt text: compact, every name exactly as it is stored."""
+    out = [f"Database: {grounding.database}. Tables you may read, with their columns:"]
+    for table, cols in grounding.columns.items():
+        out.append(f"- {table}(" + ", ".join(f"{n} {t}" for n, t in cols) + ")")
+    if grounding.span_names:
+        out.append("\nSpanName taxonomy of otel_traces (SpanName: spans):")
+        out.append(", ".join(f"{n}: {c}" for n, c in grounding.span_names))
+    if grounding.span_keys:
+        common = set.intersection(*(set(k) for k in grounding.span_keys.values()))
+        out.append("\nSpanAttributes keys present on every SpanName: " + ", ".join(sorted(common)))
+        out.append(
+            "Further SpanAttributes keys by SpanName (SpanAttributes['key'], values are strings):"
+        )
+        for name, keys in grounding.span_keys.items():
+            extra = [k for k in keys if k not in common]
+            if extra:
+                out.append(f"- {name}: " + ", ".join(extra))
+    if grounding.resource_keys:
+        out.append("\nResourceAttributes keys: " + ", ".join(grounding.resource_keys))
+    if grounding.values:
+        out.append("\nValues of few-valued attributes:")
+        for key, values in grounding.values.items():
+            out.append(f"- {key}: " + ", ".join(repr(v) for v in values))
+    if grounding.severities:
+        out.append(
+            "\notel_logs SeverityText values: "
+            + ", ".join(f"{s!r}: {c}" for s, c in grounding.severities)
+        )
+    if grounding.log_keys:
+        out.append("otel_logs LogAttributes keys: " + ", ".join(grounding.log_keys))
+    return "\n".join(out)
+
+
+class GroundingCache:
+    """One sample per `ttl_s`, shared by the requests of this process (it is derived
+    from the data, so every replica may hold its own)."""
+
+    def __init__(self, tables: frozenset[str], sample_rows: int, ttl_s: float) -> None:
+        self.tables = tables
+        self.sample_rows = sample_rows
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._cached: Grounding | None = None
+
+    def get(self, store: Store) -> Grounding:
+        with self._lock:
+            cached = self._cached
+            if cached is None or time.time() - cached.sampled_at > self.ttl_s:
+                cached = self._cached = sample(store, self.tables, self.sample_rows)
+            return cached
