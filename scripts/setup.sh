@@ -37,7 +37,7 @@ say "uv sync (locked)"
 uv sync --locked --quiet
 
 # npm ci only when the lock changed since the last install (it wipes node_modules).
-for dir in tests/e2e/browser services/replay/web services/gateway/web tests/deploy; do
+for dir in tests/e2e/browser services/replay/web services/gateway/web services/insights/web tests/deploy; do
   if [ ! -f "$dir/node_modules/.package-lock.json" ] \
      || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.exos-installed-lock"; then
     say "npm ci in $dir"
