@@ -24,8 +24,9 @@ def table_counts(store: Store) -> dict[str, int]:
     return {t: int(store.query_rows(f"SELECT count() FROM {t}")[0][0]) for t in TABLES}
 
 
-# The services' read APIs, and the replay service's player page and its assets.
-MOUNTED = ("/api/", "/replay/")
+# The services' read APIs, the replay service's player page and its assets, and the
+# insights service's Ask AI page (`/ask`, `/ask/assets/...`).
+MOUNTED = ("/api/", "/replay/", "/ask")
 
 
 def _paths(route: Any) -> list[str]:
