@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 UV_VERSION="0.13.9"
 HELM_MODULE="helm.sh/helm/v3"
 HELM_VERSION="v3.22.0"
+HELM_K8S_MINOR="37"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -47,13 +48,21 @@ for dir in tests/e2e/browser services/replay/web services/gateway/web services/i
 done
 
 # Helm for the chart tests (tests/deploy), built once from the Go module proxy into the
-# EXOS cache (a few minutes on 2 cores); rebuilt only when the binary is missing or was
-# built from another version (`go version -m` reads the module version it was built from).
+# EXOS cache (a few minutes on 2 cores); rebuilt only when the binary is missing or is
+# another version. The -X flags are the ones Helm's own Makefile sets: its version, and
+# the Kubernetes version it assumes by default (1.37, from the client-go v0.37 it is
+# built with; without them Helm says v1.20).
 HELM_BIN="${EXOS_CACHE_DIR:-$HOME/.cache/exos}/bin/helm"
 command -v go >/dev/null 2>&1 || apt_install golang-go
 if [ ! -x "$HELM_BIN" ] \
-   || ! go version -m "$HELM_BIN" 2>/dev/null | grep -Eq "^\s+mod\s+$HELM_MODULE\s+$HELM_VERSION\s"; then
+   || [ "$("$HELM_BIN" version --template '{{.Version}}' 2>/dev/null)" != "$HELM_VERSION" ]; then
   say "building helm $HELM_VERSION from the Go module proxy into $(dirname "$HELM_BIN")"
   mkdir -p "$(dirname "$HELM_BIN")"
-  (cd /tmp && GOBIN="$(dirname "$HELM_BIN")" go install "$HELM_MODULE/cmd/helm@$HELM_VERSION")
+  (cd /tmp && GOBIN="$(dirname "$HELM_BIN")" go install -trimpath -ldflags "-w -s \
+    -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
+    -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 \
+    -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$HELM_K8S_MINOR \
+    -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
+    -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$HELM_K8S_MINOR" \
+    "$HELM_MODULE/cmd/helm@$HELM_VERSION")
 fi
