@@ -25,5 +25,14 @@ export const fmt = {
     const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + "Z");
     return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
   },
+  bytes: (v) => {
+    let n = Number(v);
+    if (!Number.isFinite(n)) return "—";
+    for (const unit of ["B", "KiB", "MiB", "GiB", "TiB"]) {
+      if (Math.abs(n) < 1024 || unit === "TiB") return `${numberFormat.format(n)} ${unit}`;
+      n /= 1024;
+    }
+    return String(v);
+  },
   text: (v) => (v === null || v === undefined || v === "" ? "—" : String(v)),
 };

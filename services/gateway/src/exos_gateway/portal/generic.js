@@ -30,6 +30,7 @@ export function formatValue(key, value) {
   if (typeof value === "number") {
     if (/(_rate|_share|ratio|pct_of)$/.test(key) || key === "share") return fmt.pct(value);
     if (/_ms$/.test(key)) return fmt.ms(value);
+    if (/bytes$/.test(key)) return fmt.bytes(value);
     if (/_s$|_seconds$/.test(key)) return fmt.seconds(value);
     if (/_hours$/.test(key)) return fmt.hours(value);
     return fmt.number(value);

@@ -9,8 +9,10 @@ export { fmt };
 const CONFIG = JSON.parse(document.getElementById("exos-config")?.textContent || "{}");
 
 // Query parameters every page shares (kept when moving between pages).
-export const SHARED_KEYS = ["from", "to", "service", "page", "browser", "os", "device", "country", "city"];
-export const FILTER_KEYS = ["service", "page", "browser", "os", "device", "country", "city"];
+// The process filters (operator, team, lob, vendor) apply to the process-mining views;
+// the visitor filters (page, browser, ...) to analytics, site health and sessions.
+export const FILTER_KEYS = ["service", "page", "browser", "os", "device", "country", "city", "operator", "team", "lob", "vendor"];
+export const SHARED_KEYS = ["from", "to", ...FILTER_KEYS];
 
 const NAV = [
   { href: "/", label: "Home", key: "h" },
@@ -62,9 +64,13 @@ const listeners = new Set();
 export function onStateChange(fn) {
   listeners.add(fn);
 }
+// Views made while handling a change already load with the new state: not reloaded.
+let epoch = 0;
 function stateChanged() {
+  epoch += 1;
   drawShell();
-  for (const fn of listeners) fn();
+  for (const fn of [...listeners]) fn();
+  reloadViews();
 }
 window.addEventListener("popstate", stateChanged);
 
@@ -183,7 +189,7 @@ export function view(parent, { id, title, load, render, isEmpty = () => false, w
       if (mine === generation) el.removeAttribute("aria-busy");
     }
   }
-  const entry = { el, reload, detached: false };
+  const entry = { el, reload, epoch };
   views.push(entry);
   reload();
   return entry;
@@ -191,9 +197,12 @@ export function view(parent, { id, title, load, render, isEmpty = () => false, w
 
 /** Reload every view on the page still in the document (after the state changed). */
 export function reloadViews() {
-  for (const entry of views) if (entry.el.isConnected) entry.reload();
+  for (let i = views.length - 1; i >= 0; i--) {
+    const entry = views[i];
+    if (!entry.el.isConnected) views.splice(i, 1);
+    else if (entry.epoch !== epoch) entry.reload();
+  }
 }
-onStateChange(reloadViews);
 
 // ---------------------------------------------------------------- show SQL
 
@@ -246,7 +255,10 @@ export function showSql(title, queries) {
 /** Where the replay of `moment` ({session_id, at}) opens: the player at that moment. */
 export function replayHref(moment) {
   const base = "/replay/" + encodeURIComponent(moment.session_id);
-  return moment.at ? base + "?at=" + encodeURIComponent(moment.at) : base;
+  if (!moment.at) return base;
+  // ClickHouse moments come without a zone and are UTC; the player parses `at` as given.
+  const at = /[zZ]|[+-]\d\d:?\d\d$/.test(moment.at) ? moment.at : moment.at + "Z";
+  return base + "?at=" + encodeURIComponent(at);
 }
 
 /** A "▶ replay" link to the first sample of `samples` (or nothing when there is none). */
@@ -362,6 +374,10 @@ export function tabs(parent, key, entries, render) {
     return entries.some((e) => e.id === chosen) ? chosen : entries[0].id;
   }
   function draw() {
+    if (!bar.isConnected) {
+      listeners.delete(draw); // its page part was replaced
+      return;
+    }
     const chosen = current();
     bar.replaceChildren(
       ...entries.map((e) =>
