@@ -89,7 +89,10 @@ export class ApiError extends Error {}
 export async function api(path, extra = {}, { shared = true } = {}) {
   const query = new URLSearchParams(shared ? sharedState() : {});
   for (const [key, value] of Object.entries(extra)) {
-    if (value !== null && value !== undefined && value !== "") query.set(key, value);
+    if (Array.isArray(value)) {
+      query.delete(key);
+      for (const item of value) query.append(key, item); // repeated: `steps=a&steps=b`
+    } else if (value !== null && value !== undefined && value !== "") query.set(key, value);
   }
   const url = path + (query.toString() ? "?" + query : "");
   let response;
