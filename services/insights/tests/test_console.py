@@ -37,7 +37,8 @@ def run(client: TestClient, sql: str) -> dict[str, object]:
         ("select /* how many */ count() AS n -- orders\nfrom otel_traces "
          "where SpanName = 'order.created'", [[3]]),
         ("WITH closing AS (SELECT SpanAttributes['order.id'] AS o FROM otel_traces "
-         "WHERE SpanAttributes['order.lob'] = 'closing') SELECT uniqExact(o) AS orders FROM closing",
+         "WHERE SpanAttributes['order.lob'] = 'closing') "
+         "SELECT uniqExact(o) AS orders FROM closing",
          [[2]]),
         ("SELECT ResourceAttributes['rum.sessionId'] AS s, round(avg(Duration) / 1e6) AS ms "
          "FROM otel_traces WHERE SpanName IN ('HTTP POST', 'HTTP GET') GROUP BY s ORDER BY s",
@@ -59,7 +60,8 @@ def test_statements_run_with_the_expected_rows(
 def test_the_answer_carries_the_canonical_sql_types_tables_and_a_chart(client: TestClient) -> None:
     result = run(
         client,
-        "select SpanName as name, count() as n from otel_traces group by name order by n desc, name",
+        "select SpanName as name, count() as n from otel_traces "
+        "group by name order by n desc, name",
     )
     assert result["sql"] == (
         "SELECT\n    SpanName AS name,\n    count() AS n\nFROM otel_traces\nGROUP BY name\n"
