@@ -142,13 +142,7 @@ def event_log(over: Over, filters: ProcessFilters) -> str:
             )
         service = " AND ServiceName = {service:String}" if filters.service is not None else ""
         return _PAGES_LOG.replace("/*SERVICE*/", service)
-    clauses = filters.clauses()
-    cases = ""
-    if clauses:
-        cases = (
-            f"\n        AND OrderId IN (SELECT OrderId FROM process_events WHERE OrderId != '' "
-            f"AND {RANGE} AND {' AND '.join(clauses)})"
-        )
+    cases = case_filter(filters)
     kept = ""
     if filters.categories:
         kept = (
@@ -156,6 +150,25 @@ def event_log(over: Over, filters: ProcessFilters) -> str:
             " IN {categories:Array(String)}"
         )
     return _ORDERS_LOG.replace("/*CASES*/", cases).replace("/*CATEGORIES*/", kept)
+
+
+def without_categories(filters: ProcessFilters) -> ProcessFilters:
+    """For views over every category (OCPM, exports): refuse the categories filter."""
+    if filters.categories:
+        raise HTTPException(422, "the categories filter applies to /api/process views only")
+    return filters
+
+
+def case_filter(filters: ProcessFilters) -> str:
+    """` AND OrderId IN (...)`: the orders with an event in the range that matches every
+    filter set ('' when none is)."""
+    clauses = filters.clauses()
+    if not clauses:
+        return ""
+    return (
+        f"\n        AND OrderId IN (SELECT OrderId FROM process_events WHERE OrderId != '' "
+        f"AND {RANGE} AND {' AND '.join(clauses)})"
+    )
 
 
 def event_filter(filters: ProcessFilters) -> str:
