@@ -11,6 +11,7 @@ import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -50,18 +51,12 @@ VENDOR = {
 ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
-def layout(
-    title: str,
-    main: str,
-    *,
-    module: str | None,
-    banner: str | None,
-    auth_enforced: bool,
-    settings: GatewaySettings,
-) -> str:
-    """The whole document around a page's main content. The shell (portal.js) draws the
-    navigation, time range and filters into `#shell` from the config below."""
-    config = {
+def shell_config(
+    settings: GatewaySettings, *, banner: str | None, auth_enforced: bool
+) -> dict[str, Any]:
+    """What the shell (portal.js) needs: inlined in the portal's pages, and served at
+    `/portal/config.json` to the services' own pages (Ask AI) that load the shell."""
+    return {
         "banner": banner,
         "signOut": auth_enforced,
         "ingestUrl": settings.gateway_instrument_url,
@@ -75,8 +70,22 @@ def layout(
             else None
         ),
     }
+
+
+def layout(
+    title: str,
+    main: str,
+    *,
+    module: str | None,
+    banner: str | None,
+    auth_enforced: bool,
+    settings: GatewaySettings,
+) -> str:
+    """The whole document around a page's main content. The shell (portal.js) draws the
+    navigation, time range and filters into `#shell` from the config below."""
+    config_json = json.dumps(shell_config(settings, banner=banner, auth_enforced=auth_enforced))
     # `</` cannot end the JSON's script element early.
-    config_json = json.dumps(config).replace("</", "<\\/")
+    config_json = config_json.replace("</", "<\\/")
     instrument = (
         '<script src="/assets/vendor/hyperdx.js"></script>\n'
         '<script src="/assets/instrument.js"></script>\n'
@@ -91,6 +100,7 @@ def layout(
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} · EXOS Analytics</title>
+<link rel="stylesheet" href="/assets/shell.css">
 <link rel="stylesheet" href="/assets/portal.css">
 <script type="application/json" id="exos-config">{config_json}</script>
 {instrument}<script src="/assets/vendor/chart.js" defer></script>
@@ -130,6 +140,10 @@ def pages_router(
 
     for path, page in PAGES.items():
         router.add_api_route(path, lambda page=page: page_route(page), response_class=HTMLResponse)
+
+    @router.get("/portal/config.json")
+    async def config() -> dict[str, Any]:
+        return shell_config(settings, banner=banner, auth_enforced=auth_enforced)
 
     @router.get("/guide", response_class=HTMLResponse)
     async def guide_index() -> HTMLResponse:

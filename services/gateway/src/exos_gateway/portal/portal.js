@@ -6,7 +6,22 @@ import { fmt } from "/assets/format.js";
 
 export { fmt };
 
-const CONFIG = JSON.parse(document.getElementById("exos-config")?.textContent || "{}");
+// The portal's pages inline their config; the services' own pages that load this shell
+// (Ask AI) get it from the gateway.
+const inline = document.getElementById("exos-config");
+let CONFIG = inline ? JSON.parse(inline.textContent) : {};
+if (!inline) {
+  fetch("/portal/config.json", { headers: { accept: "application/json" }, credentials: "same-origin" })
+    .then((r) => (r.ok ? r.json() : {}))
+    .then((config) => {
+      CONFIG = config;
+      if (config.banner && !document.querySelector(".banner")) {
+        document.body.prepend(h("div.banner", { role: "note", id: "banner" }, config.banner));
+      }
+      drawShell();
+    })
+    .catch(() => {});
+}
 
 // Query parameters every page shares (kept when moving between pages).
 // The process filters (operator, team, lob, vendor) apply to the process-mining views;
