@@ -137,7 +137,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
                 pass
             return Traced(queries=runner.ran)
         return StreamingResponse(
-            chunks,
+            export.buffered(chunks),
             media_type=media,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

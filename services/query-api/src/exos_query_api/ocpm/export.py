@@ -30,6 +30,7 @@ from exos_query_api.runner import QueryRunner
 from exos_query_api.timerange import TimeRange
 
 PAGE_ROWS = 5000
+CHUNK_BYTES = 256 * 1024  # what a download yields at a time
 EPOCH = "1970-01-01T00:00:00Z"
 
 # Keys of a span's attributes that are objects or their attributes, or the browser's,
@@ -104,6 +105,18 @@ class EventLogExport:
                 return
             last = page[-1]
             after = (last["order_id"], last["ts"], last["span_id"])
+
+
+def buffered(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """Join small pieces into chunks of about CHUNK_BYTES (one send per chunk)."""
+    chunk = bytearray()
+    for piece in pieces:
+        chunk += piece
+        if len(chunk) >= CHUNK_BYTES:
+            yield bytes(chunk)
+            chunk.clear()
+    if chunk:
+        yield bytes(chunk)
 
 
 def _time(moment: datetime) -> str:

@@ -7,7 +7,7 @@
   an order, an activity a SpanName such as `review.started`. The filters (service,
   operator, team, LOB, vendor) choose cases: an order is in when any of its events in the
   time range matches, and then all its events in the range are, so traces stay whole.
-- `pages`: the page views (`documentLoad`, `routeChange`) of `otel_traces`; a case is a
+- `pages`: the page views (`documentLoad`, `routeChange`) of `span_facts`; a case is a
   browser session (`rum.sessionId`), an activity a page path with id-like segments as
   `:id` (`/orders/ORD-1042/documents` -> `/orders/:id/documents`), a reload of the same
   page not repeated. Only the service filter applies.
@@ -39,8 +39,6 @@ FILTER_COLUMNS = {
     "vendor": "VendorId",
 }
 
-PAGE_PATH = "replaceRegexpAll(path(SpanAttributes['location.href']), '/[^/]*[0-9][^/]*', '/:id')"
-
 _ORDERS_LOG = f"""log AS (
     SELECT OrderId AS case_id, Activity AS activity, Timestamp AS ts, SessionId AS session_id,
         Lob AS segment
@@ -48,20 +46,22 @@ _ORDERS_LOG = f"""log AS (
     WHERE OrderId != '' AND {RANGE}/*CATEGORIES*//*CASES*/
 )"""
 
+# Page views from span_facts (migration 0015, the analytics rollup: Page is the path
+# with ids as :id), so page flows never read the Map columns of otel_traces.
 _PAGES_LOG = f"""log AS (
     SELECT case_id, activity, ts, session_id, segment
     FROM (
-        SELECT ResourceAttributes['rum.sessionId'] AS case_id,
-            {PAGE_PATH} AS activity,
+        SELECT SessionId AS case_id,
+            Page AS activity,
             Timestamp AS ts,
-            case_id AS session_id,
+            SessionId AS session_id,
             ServiceName AS segment,
             lagInFrame(activity, 1, '') OVER (
                 PARTITION BY case_id ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW
             ) AS previous
-        FROM otel_traces
+        FROM span_facts
         WHERE SpanName IN ('documentLoad', 'routeChange') AND {RANGE}
-            AND ResourceAttributes['rum.sessionId'] != ''/*SERVICE*/
+            AND SessionId != ''/*SERVICE*/
     )
     WHERE activity != previous
 )"""

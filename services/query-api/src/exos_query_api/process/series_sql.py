@@ -37,8 +37,9 @@ GROUP BY operator_id, activity
 ORDER BY operator_id, events DESC, activity
 """
 
-# Anomaly series: the rows (ts, session_id) counted per bucket. Process series take the
-# process filters; telemetry series only the service.
+# Anomaly series: the rows (ts, session_id) counted per bucket. Process series (from
+# process_events) take the process filters; telemetry series (from span_facts, the
+# analytics rollup of every span, migration 0015) only the service.
 SERIES: dict[str, str] = {
     "orders": f"""SELECT Timestamp AS ts, SessionId AS session_id FROM process_events
         WHERE Activity = 'order.created' AND {RANGE}/*EVENTS*/""",
@@ -46,15 +47,13 @@ SERIES: dict[str, str] = {
         WHERE OrderId != '' AND {RANGE}/*EVENTS*/""",
     "activity": f"""SELECT Timestamp AS ts, SessionId AS session_id FROM process_events
         WHERE Activity = {{activity:String}} AND {RANGE}/*EVENTS*/""",
-    "http_errors": f"""SELECT Timestamp AS ts, ResourceAttributes['rum.sessionId'] AS session_id
-        FROM otel_traces
+    "http_errors": f"""SELECT Timestamp AS ts, SessionId AS session_id FROM span_facts
         WHERE SpanName LIKE 'HTTP %' AND {RANGE}/*SERVICE*/
-            AND (StatusCode = 'Error'
-                 OR toUInt16OrZero(SpanAttributes['http.status_code']) >= 400)""",
-    "rage_clicks": f"""SELECT Timestamp AS ts, ResourceAttributes['rum.sessionId'] AS session_id
-        FROM otel_traces WHERE SpanName = 'rage_click' AND {RANGE}/*SERVICE*/""",
-    "errors": f"""SELECT Timestamp AS ts, ResourceAttributes['rum.sessionId'] AS session_id
-        FROM otel_traces WHERE StatusCode = 'Error' AND {RANGE}/*SERVICE*/""",
+            AND (IsError = 1 OR HttpStatus >= 400)""",
+    "rage_clicks": f"""SELECT Timestamp AS ts, SessionId AS session_id FROM span_facts
+        WHERE SpanName = 'rage_click' AND {RANGE}/*SERVICE*/""",
+    "errors": f"""SELECT Timestamp AS ts, SessionId AS session_id FROM span_facts
+        WHERE IsError = 1 AND {RANGE}/*SERVICE*/""",
 }
 PROCESS_SERIES = frozenset({"orders", "events", "activity"})
 
