@@ -229,6 +229,8 @@ def test_custom_resources_have_the_fields_their_operators_need() -> None:
     monitor = monitors[RELEASE]
     assert monitor["apiVersion"] == "azmonitoring.coreos.com/v1"
     assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    limits = ("labelLimit", "labelNameLengthLimit", "labelValueLengthLimit")
+    assert all(monitor["spec"][limit] > 0 for limit in limits)  # Azure drops it without
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert all(selector.items() <= s["metadata"]["labels"].items() for s in services.values())
     for obj in by_kind(docs, "ScaledObject").values():
