@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from compose_spec import PyCompose
 
 from exos_common.settings import KafkaSettings, ServeSettings
 
@@ -79,6 +80,30 @@ def test_compose_file_is_valid_against_the_compose_specification() -> None:
     jsonschema.Draft201909Validator.check_schema(schema)
     errors = sorted(jsonschema.Draft201909Validator(schema).iter_errors(_compose()), key=str)
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+
+
+def _interpolated() -> dict[str, Any]:
+    """The file as compose sees it once `${NAME:-default}` is replaced by the default."""
+    text = re.sub(
+        r"\$\{[A-Z0-9_]+(?::?-([^}]*))?\}", lambda m: m.group(1) or "", COMPOSE_FILE.read_text()
+    )
+    return dict(yaml.safe_load(text))
+
+
+def test_compose_file_parses_with_the_current_specification_model() -> None:
+    """A second check against today's Compose Specification (the `compose_spec` Rust
+    crate's typed model, PyPI `compose-spec`): image references, port ranges, absolute
+    tmpfs paths, durations and depends_on conditions are parsed, not only typed."""
+    compose = _interpolated()
+    parsed = PyCompose.from_json(json.dumps(compose))
+    assert sorted(parsed.service_names()) == sorted(compose["services"])
+    broken = dict(compose)
+    broken["services"] = {**compose["services"], "writer": {**compose["services"]["writer"]}}
+    broken["services"]["writer"]["tmpfs"] = ["tmp"]
+    with pytest.raises(ValueError, match="not absolute"):
+        PyCompose.from_json(json.dumps(broken))
+    for name, service in compose["services"].items():
+        assert set(service.get("depends_on", {})) <= set(compose["services"]), name
 
 
 def test_the_schema_catches_a_broken_file() -> None:
