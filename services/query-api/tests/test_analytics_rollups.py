@@ -1,6 +1,6 @@
-"""The rollups of migrations 0015 (span_facts) and 0016 (session_summary): filled by
-their materialized views on insert, once per batch even when the writer retries a batch
-with the same deduplication token."""
+"""The rollups of migrations 0015 (span_facts), 0016 (session_summary) and 0017
+(span_hourly): filled by their materialized views on insert, once per batch even when
+the writer retries a batch with the same deduplication token."""
 
 from __future__ import annotations
 
@@ -64,6 +64,8 @@ def test_a_retried_batch_with_the_same_token_is_counted_once(migrated_store: Sto
     assert migrated_store.query_rows("SELECT count() FROM otel_traces")[0][0] == len(spans)
     assert migrated_store.query_rows("SELECT count() FROM span_facts")[0][0] == len(spans)
     assert migrated_store.query_rows("SELECT sum(Spans) FROM session_summary")[0][0] == len(spans)
+    # span_hourly is fed by a view on span_facts: the retry stops there as well.
+    assert migrated_store.query_rows("SELECT sum(Spans) FROM span_hourly")[0][0] == len(spans)
     # A different batch (another token) is stored.
     migrated_store.insert("otel_traces", spans[:1], world.TRACE_COLUMNS, dedup_token="t:0:42-42")
     assert migrated_store.query_rows("SELECT count() FROM span_facts")[0][0] == len(spans) + 1
@@ -78,8 +80,9 @@ def test_the_migrations_backfill_spans_stored_before_them(migrated_store: Store)
     world.load(migrated_store)
     migrated_store.command("TRUNCATE TABLE span_facts")
     migrated_store.command("TRUNCATE TABLE session_summary")
+    migrated_store.command("TRUNCATE TABLE span_hourly")
     for migration in load_migrations():
-        if migration.version in (15, 16):
+        if migration.version in (15, 16, 17):
             backfill = render(migration, StoreSettings(), dedup_window=1000)[-1]
             assert backfill.startswith("INSERT INTO")
             migrated_store.command(backfill)

@@ -40,7 +40,8 @@ SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes_on_disk,
        sum(data_uncompressed_bytes) AS uncompressed_bytes
 FROM system.parts
 WHERE database = currentDatabase() AND active
-  AND table IN ('otel_traces', 'otel_logs', 'hyperdx_sessions', 'span_facts', 'session_summary')
+  AND table IN ('otel_traces', 'otel_logs', 'hyperdx_sessions', 'span_facts', 'session_summary',
+                'span_hourly')
 GROUP BY table
 """
 
@@ -85,7 +86,7 @@ def stats(runner: QueryRunner, window: TimeRange) -> Stats:
                 uncompressed_bytes=int(on_disk.get("uncompressed_bytes", 0)),
             )
         )
-    for table in ("span_facts", "session_summary"):
+    for table in ("span_facts", "session_summary", "span_hourly"):
         on_disk = disk.get(table, {})
         out.append(
             TableStats(
