@@ -123,6 +123,11 @@ def by_kind(docs: Iterable[dict[str, Any]], kind: str) -> dict[str, dict[str, An
     return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
 
 
+def workloads(docs: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The services' pods' owners: Deployments and StatefulSets (enrich) by name."""
+    return {**by_kind(docs, "Deployment"), **by_kind(docs, "StatefulSet")}
+
+
 def object_name(service: str) -> str:
     return f"{RELEASE}-{service}"
 

@@ -29,6 +29,7 @@ from .helm import (
     run_helm,
     template,
     value_args,
+    workloads,
 )
 
 # Custom resources (KEDA, Prometheus Operator / Azure Monitor): not in the Kubernetes
@@ -69,7 +70,8 @@ def test_every_manifest_passes_the_kubernetes_schemas(value_set: str, kube_versi
 def test_every_service_has_its_objects_and_port() -> None:
     docs = render()
     serve = ServeSettings.model_validate({})
-    kinds = {kind: by_kind(docs, kind) for kind in ("Deployment", "Service", "ConfigMap")}
+    kinds = {kind: by_kind(docs, kind) for kind in ("Service", "ConfigMap")}
+    kinds["Deployment"] = workloads(docs)
     for service in SERVICES:
         name = object_name(service)
         for kind, objects in kinds.items():
@@ -91,11 +93,41 @@ def test_every_service_has_its_objects_and_port() -> None:
         assert spec["resources"]["requests"]["cpu"] and spec["resources"]["limits"]["memory"]
 
 
+@pytest.mark.parametrize("value_set", ["default", "eventhubs+cloud"])
+def test_enrich_keeps_its_replica_names_across_restarts(value_set: str) -> None:
+    """Enrich's transactional id is the pod name: a StatefulSet keeps it per replica."""
+    docs = render(VALUE_SETS[value_set])
+    stateful = by_kind(docs, "StatefulSet")
+    assert set(stateful) == {object_name("enrich")}
+    enrich = stateful[object_name("enrich")]
+    assert enrich["spec"]["serviceName"] == object_name("enrich")
+    assert enrich["spec"]["podManagementPolicy"] == "Parallel"
+    assert "volumeClaimTemplates" not in enrich["spec"]  # the state lives in Kafka
+    instance = next(e for e in container(enrich)["env"] if e["name"] == "EXOS_INSTANCE_ID")
+    assert instance["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    scalers = [
+        *by_kind(docs, "HorizontalPodAutoscaler").values(),
+        *by_kind(docs, "ScaledObject").values(),
+    ]
+    target = next(
+        o["spec"]["scaleTargetRef"]
+        for o in scalers
+        if o["metadata"]["name"] == object_name("enrich")
+    )
+    assert (target["kind"], target["name"]) == ("StatefulSet", object_name("enrich"))
+    others = {
+        o["spec"]["scaleTargetRef"]["kind"]
+        for o in scalers
+        if o["metadata"]["name"] != object_name("enrich")
+    }
+    assert others == {"Deployment"}
+
+
 def test_pods_run_unprivileged_on_a_read_only_root() -> None:
     docs = render()
-    workloads = [*by_kind(docs, "Deployment").values(), *by_kind(docs, "Job").values()]
-    assert len(workloads) == len(SERVICES) + 1
-    for workload in workloads:
+    pods = [*workloads(docs).values(), *by_kind(docs, "Job").values()]
+    assert len(pods) == len(SERVICES) + 1
+    for workload in pods:
         pod = workload["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["runAsUser"] == 10001
@@ -116,7 +148,7 @@ def test_pods_run_unprivileged_on_a_read_only_root() -> None:
 def _checksums(docs: list[dict[str, Any]]) -> dict[str, str]:
     return {
         name: d["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
-        for name, d in by_kind(docs, "Deployment").items()
+        for name, d in workloads(docs).items()
     }
 
 
@@ -142,9 +174,9 @@ def test_secrets_are_references_given_only_to_their_services(value_set: str) -> 
         for key, value in data.items():
             assert not re.search(r"PASSWORD|API_KEY|TOKEN|SECRET", key), key
             assert "SharedAccessKey=" not in value
-    workloads = {s: by_kind(docs, "Deployment")[object_name(s)] for s in SERVICES}
-    workloads["migrate"] = by_kind(docs, "Job")[f"{RELEASE}-migrate"]
-    for consumer, workload in workloads.items():
+    readers = {s: workloads(docs)[object_name(s)] for s in SERVICES}
+    readers["migrate"] = by_kind(docs, "Job")[f"{RELEASE}-migrate"]
+    for consumer, workload in readers.items():
         refs = {
             e["name"]: e["valueFrom"]["secretKeyRef"]
             for e in container(workload)["env"]
@@ -214,7 +246,7 @@ def test_keda_lag_scaling_replaces_the_hpa_of_consumers_only() -> None:
         assert trigger["metadata"]["consumerGroup"] == group
         assert trigger["metadata"]["bootstrapServers"] == values["config"]["EXOS_KAFKA_BOOTSTRAP"]
         assert trigger["authenticationRef"] == {"name": "exos-kafka"}
-        deployment = by_kind(docs, "Deployment")[object_name(service)]
+        deployment = workloads(docs)[object_name(service)]
         assert "replicas" not in deployment["spec"]  # the autoscaler owns it
     keda = {"enabled": "true", "minReplicas": "1", "maxReplicas": "2", "lagThreshold": "1"}
     refused = template(sets=[f"services.gateway.keda.{k}={v}" for k, v in keda.items()])
@@ -236,7 +268,7 @@ def test_custom_resources_have_the_fields_their_operators_need() -> None:
     for obj in by_kind(docs, "ScaledObject").values():
         assert obj["apiVersion"] == "keda.sh/v1alpha1"
         target = obj["spec"]["scaleTargetRef"]["name"]
-        assert target in by_kind(docs, "Deployment")
+        assert target in workloads(docs)
         assert 1 <= obj["spec"]["minReplicaCount"] <= obj["spec"]["maxReplicaCount"]
         metadata = obj["spec"]["triggers"][0]["metadata"]
         assert all(isinstance(v, str) for v in metadata.values())  # KEDA wants strings
@@ -244,13 +276,13 @@ def test_custom_resources_have_the_fields_their_operators_need() -> None:
 
 
 def test_metrics_annotations_point_at_each_service_port() -> None:
-    for name, deployment in by_kind(render(), "Deployment").items():
+    for name, deployment in workloads(render()).items():
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         port = container(deployment)["ports"][0]["containerPort"]
         assert annotations["prometheus.io/scrape"] == "true"
         assert annotations["prometheus.io/port"] == str(port), name
         assert annotations["prometheus.io/path"] == "/metrics"
-    for deployment in by_kind(render(PRODUCTION["eventhubs+cloud"]), "Deployment").values():
+    for deployment in workloads(render(PRODUCTION["eventhubs+cloud"])).values():
         assert (
             "prometheus.io/scrape" not in deployment["spec"]["template"]["metadata"]["annotations"]
         )
@@ -278,7 +310,7 @@ def test_ingresses_route_to_gateway_and_ingest() -> None:
 def test_gateway_reaches_the_read_services_through_their_services() -> None:
     docs = render()
     services = by_kind(docs, "Service")
-    env = container_env(docs, by_kind(docs, "Deployment")[object_name("gateway")])
+    env = container_env(docs, workloads(docs)[object_name("gateway")])
     for variable, target in load_values()["services"]["gateway"]["upstreams"].items():
         service = services[object_name(target)]
         port = service["spec"]["ports"][0]["port"]
@@ -289,7 +321,7 @@ def test_workload_identity_labels_pods_and_annotates_the_service_account() -> No
     docs = render(PRODUCTION["eventhubs+cloud"])
     account = by_kind(docs, "ServiceAccount")[RELEASE]
     assert account["metadata"]["annotations"]["azure.workload.identity/client-id"]
-    for deployment in by_kind(docs, "Deployment").values():
+    for deployment in workloads(docs).values():
         pod = deployment["spec"]["template"]
         assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
         assert pod["spec"]["serviceAccountName"] == RELEASE

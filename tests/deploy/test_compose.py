@@ -27,6 +27,7 @@ from .helm import (
     load_values,
     object_name,
     render,
+    workloads,
 )
 
 COMPOSE_DIR = REPO / "deploy" / "compose"
@@ -172,7 +173,7 @@ def test_settings_files_mirror_the_chart_configmaps() -> None:
 @pytest.mark.parametrize("service", SERVICES)
 def test_each_service_gets_the_variables_the_chart_gives_it(service: str) -> None:
     docs = render(sets=all_secrets_set())
-    chart = set(container_env(docs, by_kind(docs, "Deployment")[object_name(service)]))
+    chart = set(container_env(docs, workloads(docs)[object_name(service)]))
     compose = set(_compose_env(_compose()["services"][service]))
     assert compose == chart - RUNTIME_DEFAULT - UNUSED_SECRETS
 

@@ -20,11 +20,11 @@ from .helm import (
     REPO,
     SERVICES,
     all_secrets_set,
-    by_kind,
     container_env,
     load_values,
     object_name,
     render,
+    workloads,
 )
 
 NOT_APPLICABLE = {
@@ -75,7 +75,7 @@ def _is_secret(name: str, info: Any) -> bool:
 def rendered_env() -> dict[str, dict[str, dict[str, Any]]]:
     """Each service's container variables with every secret reference switched on."""
     docs = render(sets=all_secrets_set())
-    deployments = by_kind(docs, "Deployment")
+    deployments = workloads(docs)
     return {s: container_env(docs, deployments[object_name(s)]) for s in SERVICES}
 
 

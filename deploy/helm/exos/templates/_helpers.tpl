@@ -116,3 +116,9 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- $svc.replicas -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Deployment, or StatefulSet where a replica needs a name that outlives restarts.
+     Argument: the service's values. */}}
+{{- define "exos.workload" -}}
+{{- default "Deployment" .workload -}}
+{{- end -}}

@@ -24,8 +24,9 @@ data: {}
 {{- $values := $root.Values -}}
 {{- $portVar := printf "EXOS_%s_PORT" ($name | upper | replace "-" "_") -}}
 {{- $kedaOn := and $svc.keda $svc.keda.enabled -}}
+{{- $workload := include "exos.workload" $svc -}}
 apiVersion: apps/v1
-kind: Deployment
+kind: {{ $workload }}
 metadata:
   name: {{ include "exos.componentName" . }}
   labels:
@@ -38,11 +39,21 @@ spec:
   selector:
     matchLabels:
       {{- include "exos.selectorLabels" . | nindent 6 }}
+  {{- if eq $workload "StatefulSet" }}
+  # Stable pod names (<release>-<service>-0, -1, ...) across restarts: enrich names its
+  # Kafka transactional id after the pod (EXOS_INSTANCE_ID), so a restarted replica
+  # fences the transactions of the one it replaces. No volumes: the state is in Kafka.
+  serviceName: {{ include "exos.componentName" . }}
+  podManagementPolicy: Parallel
+  updateStrategy:
+    type: RollingUpdate
+  {{- else }}
   strategy:
     type: RollingUpdate
     rollingUpdate:
       maxSurge: 1
       maxUnavailable: 0
+  {{- end }}
   template:
     metadata:
       labels:
@@ -195,7 +206,7 @@ metadata:
 spec:
   scaleTargetRef:
     apiVersion: apps/v1
-    kind: Deployment
+    kind: {{ include "exos.workload" $svc }}
     name: {{ include "exos.componentName" . }}
   minReplicas: {{ $svc.autoscaling.minReplicas }}
   maxReplicas: {{ $svc.autoscaling.maxReplicas }}
@@ -232,6 +243,8 @@ metadata:
     {{- include "exos.labels" . | nindent 4 }}
 spec:
   scaleTargetRef:
+    apiVersion: apps/v1
+    kind: {{ include "exos.workload" $svc }}
     name: {{ include "exos.componentName" . }}
   minReplicaCount: {{ $svc.keda.minReplicas }}
   maxReplicaCount: {{ $svc.keda.maxReplicas }}
