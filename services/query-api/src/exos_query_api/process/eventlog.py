@@ -185,7 +185,7 @@ def bound(window: TimeRange, filters: ProcessFilters, **extra: Any) -> dict[str,
 def with_log(over: Over, filters: ProcessFilters, body: str, *more_ctes: str) -> str:
     """`WITH log AS (...), <more ctes> <body>`."""
     ctes = ",\n".join((event_log(over, filters), *more_ctes))
-    return f"WITH {ctes}\n{body}"
+    return f"WITH {ctes}\n{body.strip()}"
 
 
 def conditions(array_parameter: str, count: int) -> str:
