@@ -4,7 +4,13 @@ Kubernetes JSON schemas (offline, kubernetes-validate), and what each object mus
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import kubernetes_validate
@@ -347,3 +353,45 @@ def test_values_schema_refuses_bad_values(sets: list[str], message: str) -> None
     assert result.returncode != 0
     assert "values don't meet the specifications of the schema" in result.stderr
     assert message in result.stderr, result.stderr
+
+
+def test_helm_test_pod_checks_every_service_readiness() -> None:
+    docs = render()
+    pods = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Pod"}
+    pod = pods[f"{RELEASE}-test-readiness"]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    script, *urls = pod["spec"]["containers"][0]["args"]
+    expected = {
+        f"http://{name}:{service['spec']['ports'][0]['port']}/readyz"
+        for name, service in by_kind(docs, "Service").items()
+    }
+    assert set(urls) == expected and len(expected) == len(SERVICES)
+    # The script itself: exit 0 only when every URL answers 2xx.
+    with _status_server({"/ready/readyz": 200, "/down/readyz": 503}) as base:
+        ok = subprocess.run([sys.executable, "-c", script, f"{base}/ready/readyz"], check=False)
+        down = [f"{base}/ready/readyz", f"{base}/down/readyz"]
+        failed = subprocess.run(
+            [sys.executable, "-c", script, *down], capture_output=True, text=True, check=False
+        )
+    assert ok.returncode == 0
+    assert failed.returncode == 1 and f"NOT READY {base}/down/readyz" in failed.stdout
+
+
+@contextlib.contextmanager
+def _status_server(statuses: dict[str, int]) -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(statuses.get(self.path, 404))
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
