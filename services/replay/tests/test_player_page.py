@@ -45,6 +45,7 @@ def page(browser: Browser) -> Iterator[Page]:
 def open_player(page: Page, base: str, session: str, state: str = "ready") -> None:
     page.goto(f"{base}/replay/{session}")
     page.wait_for_selector(f"body[data-state='{state}']", timeout=15_000)
+    page.wait_for_selector("#heatbar[data-buckets]")  # drawn: clicks on it seek
 
 
 def current_ms(page: Page) -> float:

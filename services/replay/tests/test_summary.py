@@ -54,7 +54,7 @@ def test_identity_is_the_latest_one_seen(migrated_store: Store) -> None:
 
 
 def test_migration_backfills_what_was_stored_before_it(migrated_store: Store) -> None:
-    """Re-running the backfill statement on an empty summary (what 0020 does on a
+    """Re-running the backfill statements on an empty summary (what 0021 does on a
     database that already holds data) gives the same figures as the views."""
     reference_session().write(migrated_store)
     by_views = summary(migrated_store)
@@ -63,7 +63,7 @@ def test_migration_backfills_what_was_stored_before_it(migrated_store: Store) ->
     from exos_common.schema.runner import render
     from exos_common.settings import StoreSettings
 
-    migration = next(m for m in load_migrations() if m.version == 20)
+    migration = next(m for m in load_migrations() if m.version == 21)
     backfills = [s for s in render(migration, StoreSettings(), 1000) if s.startswith("INSERT")]
     assert len(backfills) == 2
     for statement in backfills:

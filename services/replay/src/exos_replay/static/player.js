@@ -96,8 +96,19 @@
     if (!r) return;
     const to = Math.max(0, Math.min(ms, totalMs()));
     if (state.playing) r.play(to); else r.pause(to);
+    keepFocus();
     tick();
   }
+
+  // Replaying a recorded focus event focuses an element inside the replay iframe, which
+  // takes the keyboard away from this page (Space, arrows, F, ? would reach the
+  // replayed document instead): take it back.
+  function keepFocus() {
+    if (state.replayer && document.activeElement === state.replayer.iframe) {
+      $("#stage").focus({ preventScroll: true });
+    }
+  }
+  window.addEventListener("blur", () => setTimeout(keepFocus, 0));
 
   function togglePlay() {
     const r = state.replayer;
