@@ -6,6 +6,7 @@ through `exos.settings_doc`, so a setting added to a service fails here until th
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,16 @@ from pydantic import SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings
 
 from exos.settings_doc import env_name, service_settings
-from exos_common.settings import SETTINGS_GROUPS
+from exos_common.settings import SETTINGS_GROUPS, StoreSettings
 
 from .helm import (
+    RELEASE,
     REPO,
     SERVICES,
+    VALUE_SETS,
     all_secrets_set,
+    by_kind,
+    container,
     container_env,
     load_values,
     object_name,
@@ -166,3 +171,46 @@ def test_readme_documents_every_setting_and_the_deploy_section() -> None:
     for topic in ("Install on AKS", "KEDA", "Event Hubs", "Strimzi", "ClickHouse Cloud",
                   "existingSecret", "docker compose", "workload identity"):  # fmt: skip
         assert topic in section, topic
+
+
+def _as_process_env(env: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """What the container's process sees: secrets and the pod name stand in as text."""
+    resolved = {}
+    for name, source in env.items():
+        if "value" in source:
+            resolved[name] = str(source["value"])
+        elif "secretKeyRef" in source["valueFrom"]:
+            resolved[name] = f"secret-{source['valueFrom']['secretKeyRef']['key']}"
+        else:
+            resolved[name] = "exos-enrich-0"
+    return resolved
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_every_pod_environment_is_accepted_by_its_service_settings(
+    value_set: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each service's settings class validates exactly what its pod would get (bad
+    literals, numbers or CIDRs in the chart fail here, not at the pod's start)."""
+    docs = render(VALUE_SETS[value_set], all_secrets_set())
+    pods = workloads(docs)
+    for service in SERVICES:
+        env = _as_process_env(container_env(docs, pods[object_name(service)]))
+        for name in [n for n in os.environ if n.startswith("EXOS_")]:
+            monkeypatch.delenv(name)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        settings = SERVICE_CLASSES[service]()
+        for name, (field, _) in _fields(SERVICE_CLASSES[service]).items():
+            if name in env and env[name] and not name.endswith(("_KEYS", "_TOKENS")):
+                shown = getattr(settings, field)
+                shown = shown.get_secret_value() if isinstance(shown, SecretStr) else shown
+                assert str(shown) == env[name] or shown == TypeAdapter(
+                    SERVICE_CLASSES[service].model_fields[field].annotation
+                ).validate_python(env[name]), name
+    job = container(by_kind(docs, "Job")[f"{RELEASE}-migrate"])
+    for name in [n for n in os.environ if n.startswith("EXOS_")]:
+        monkeypatch.delenv(name)
+    for name, value in _as_process_env({e["name"]: e for e in job["env"]}).items():
+        monkeypatch.setenv(name, value)
+    assert StoreSettings().clickhouse_url.startswith("http")
