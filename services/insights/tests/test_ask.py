@@ -96,9 +96,13 @@ def test_question_to_sql_to_rows(llm: FakeLLM, world_store: Store) -> None:
     )
     with app_for(llm, world_store) as client:
         response = client.post("/api/insights/ask", json={"question": question})
+        metrics = client.get("/metrics").text
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["status"] == "answered"
+    assert 'exos_insights_asks_total{status="answered"} 1.0' in metrics
+    assert 'exos_insights_statements_total{outcome="ran",source="ask"} 1.0' in metrics
+    assert 'exos_insights_model_seconds_count{call="sql_answer"} 1.0' in metrics
     assert answer["columns"] == ["operator", "orders"]
     assert answer["rows"] == [["Alice", 2], ["Bob", 1]]
     assert answer["chart"] == {"kind": "bar", "x": "operator", "y": ["orders"]}

@@ -152,6 +152,7 @@ def test_ask_refuses_what_an_injected_model_writes(world_store: Store) -> None:
     with FakeLLM() as llm:
         settings = InsightsSettings(openai_base_url=llm.base_url, openai_max_retries=0)
         with TestClient(create_app(settings, store=world_store)) as client:
+            client.post("/api/insights/sql", json={"sql": "SELECT 1"})
             for n, (sql, rule) in enumerate(HOSTILE):
                 question = INJECTIONS[n % len(INJECTIONS)]
                 answer = {"sql": sql, "explanation": "as you asked", "title": "x",
@@ -162,6 +163,10 @@ def test_ask_refuses_what_an_injected_model_writes(world_store: Store) -> None:
                 assert response.status_code == 403, (sql, response.text)
                 assert f"refused ({rule}):" in response.json()["error"]["message"], sql
                 assert llm.pending == 0, sql
+            metrics = client.get("/metrics").text
+        assert f'exos_insights_asks_total{{status="refused"}} {len(HOSTILE)}.0' in metrics
+        assert 'exos_insights_refusals_total{rule="settings"} 6.0' in metrics  # 3 x 2 tries
+        assert 'exos_insights_statements_total{outcome="ran",source="console"} 1.0' in metrics
         assert llm.failures == []
         assert len(llm.requests) == 2 * len(HOSTILE)
     after = table_state(world_store)

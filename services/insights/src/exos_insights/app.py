@@ -17,6 +17,7 @@ from exos_insights.api import ask, console, docs, page
 from exos_insights.ask import AskAI
 from exos_insights.grounding import GroundingCache
 from exos_insights.llm import Model
+from exos_insights.metrics import InsightsMetrics
 from exos_insights.settings import InsightsSettings
 
 
@@ -24,13 +25,14 @@ def create_app(settings: InsightsSettings | None = None, *, store: Store | None 
     settings = settings or InsightsSettings()
     provider = StoreProvider(settings, store)
     registry = CollectorRegistry()
+    metrics = InsightsMetrics.on(registry)
     grounding = GroundingCache(
         settings.allowed_tables,
         settings.insights_grounding_sample_rows,
         settings.insights_grounding_ttl_s,
     )
     # Without a model, ask answers 503 saying how to configure one; the rest works.
-    model = Model(settings) if settings.model_configured else None
+    model = Model(settings, metrics) if settings.model_configured else None
     ask_ai = AskAI(settings, model, grounding) if model is not None else None
 
     @asynccontextmanager
@@ -46,7 +48,7 @@ def create_app(settings: InsightsSettings | None = None, *, store: Store | None 
     install_error_handlers(app)
     app.include_router(health_router(registry, {"clickhouse": provider.ready}))
     app.include_router(docs.build_router(provider, settings, grounding))
-    app.include_router(console.build_router(provider, settings))
-    app.include_router(ask.build_router(provider, ask_ai))
+    app.include_router(console.build_router(provider, settings, metrics))
+    app.include_router(ask.build_router(provider, ask_ai, metrics))
     app.include_router(page.build_router(settings))
     return app

@@ -11,6 +11,7 @@ import openai
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from exos_insights.metrics import InsightsMetrics
 from exos_insights.prompt import CHART_KINDS, NARRATIVE_SCHEMA, SQL_ANSWER_SCHEMA
 from exos_insights.settings import InsightsSettings
 
@@ -48,7 +49,8 @@ class Narrative(BaseModel):
 
 
 class Model:
-    def __init__(self, settings: InsightsSettings) -> None:
+    def __init__(self, settings: InsightsSettings, metrics: InsightsMetrics) -> None:
+        self.metrics = metrics
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         self.name = settings.openai_model
         self._client = openai.AsyncOpenAI(
@@ -83,9 +85,10 @@ class Model:
         }
         chat: Any = messages
         try:
-            completion = await self._client.chat.completions.create(
-                model=self.name, messages=chat, temperature=0, response_format=response_format
-            )
+            with self.metrics.model_seconds.labels(name).time():
+                completion = await self._client.chat.completions.create(
+                    model=self.name, messages=chat, temperature=0, response_format=response_format
+                )
         except openai.OpenAIError as exc:
             raise ModelError(f"the model endpoint failed: {exc}") from exc
         if not completion.choices or completion.choices[0].message.content is None:

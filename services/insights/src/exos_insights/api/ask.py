@@ -16,9 +16,10 @@ from exos_common.service.errors import error_response
 from exos_common.service.readstore import StoreProvider
 from exos_common.store import Store, StoreError
 from exos_insights.api import errors
-from exos_insights.ask import AskAI, AskAnswer, AskRefused, UnknownConversation
+from exos_insights.ask import AskAI, AskAnswer, AskRefused, Attempt, UnknownConversation
 from exos_insights.llm import NOT_CONFIGURED, ModelError
 from exos_insights.memory import ConversationStore, Turn
+from exos_insights.metrics import InsightsMetrics
 
 
 class AskRequest(BaseModel):
@@ -35,7 +36,9 @@ class Conversation(BaseModel):
     turns: list[Turn]
 
 
-def build_router(provider: StoreProvider, ask_ai: AskAI | None) -> APIRouter:
+def build_router(
+    provider: StoreProvider, ask_ai: AskAI | None, metrics: InsightsMetrics
+) -> APIRouter:
     router = APIRouter(prefix="/api/insights", tags=["insights"])
 
     @router.post(
@@ -48,10 +51,12 @@ def build_router(provider: StoreProvider, ask_ai: AskAI | None) -> APIRouter:
         body: AskRequest, store: Annotated[Store, Depends(provider.get)]
     ) -> AskAnswer | JSONResponse:
         if ask_ai is None:
+            metrics.asks.labels("not_configured").inc()
             return error_response(503, "model_not_configured", NOT_CONFIGURED)
         try:
-            return await ask_ai.ask(store, body.question.strip(), body.conversation_id)
+            answer = await ask_ai.ask(store, body.question.strip(), body.conversation_id)
         except AskRefused as exc:
+            _count(metrics, exc.attempts, "refused")
             return error_response(
                 403,
                 "sql_refused",
@@ -62,9 +67,12 @@ def build_router(provider: StoreProvider, ask_ai: AskAI | None) -> APIRouter:
         except UnknownConversation:
             return error_response(404, "unknown_conversation", "no such conversation")
         except ModelError as exc:
+            metrics.asks.labels("model_failed").inc()
             return error_response(502, "model_failed", str(exc))
         except StoreError as exc:
             return errors.failed(exc)
+        _count(metrics, answer.attempts, answer.status)
+        return answer
 
     @router.get(
         "/conversations/{conversation_id}",
@@ -81,3 +89,10 @@ def build_router(provider: StoreProvider, ask_ai: AskAI | None) -> APIRouter:
         return Conversation(conversation_id=conversation_id, turns=turns)
 
     return router
+
+
+def _count(metrics: InsightsMetrics, attempts: list[Attempt], status: str) -> None:
+    metrics.asks.labels(status).inc()
+    for attempt in attempts:
+        if attempt.outcome != "no_sql":
+            metrics.statement("ask", attempt.outcome, attempt.rule)

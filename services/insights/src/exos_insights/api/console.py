@@ -17,6 +17,7 @@ from exos_insights.api import errors
 from exos_insights.chart import choose_chart
 from exos_insights.guard import InvalidSql, Refused, SqlGuard
 from exos_insights.llm import ChartSuggestion
+from exos_insights.metrics import InsightsMetrics
 from exos_insights.settings import InsightsSettings
 
 
@@ -52,7 +53,9 @@ def run_console(store: Store, settings: InsightsSettings, sql: str) -> SqlResult
     )
 
 
-def build_router(provider: StoreProvider, settings: InsightsSettings) -> APIRouter:
+def build_router(
+    provider: StoreProvider, settings: InsightsSettings, metrics: InsightsMetrics
+) -> APIRouter:
     router = APIRouter(prefix="/api/insights", tags=["insights"])
 
     @router.post(
@@ -65,12 +68,17 @@ def build_router(provider: StoreProvider, settings: InsightsSettings) -> APIRout
         body: SqlRequest, store: Annotated[Store, Depends(provider.get)]
     ) -> SqlResult | JSONResponse:
         try:
-            return await asyncio.to_thread(run_console, store, settings, body.sql)
+            result = await asyncio.to_thread(run_console, store, settings, body.sql)
         except Refused as exc:
+            metrics.statement("console", "refused", exc.rule)
             return errors.refused(exc)
         except InvalidSql as exc:
+            metrics.statement("console", "invalid")
             return errors.invalid(exc)
         except StoreError as exc:
+            metrics.statement("console", "failed")
             return errors.failed(exc)
+        metrics.statement("console", "ran")
+        return result
 
     return router
