@@ -6,6 +6,7 @@ chart gives them, the same commands, ports, user and read-only root."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,18 @@ def test_kafka_and_clickhouse_match_what_the_services_expect() -> None:
     assert user == clickhouse["environment"]["CLICKHOUSE_USER"]
     password = services["writer"]["environment"]["EXOS_CLICKHOUSE_PASSWORD"]
     assert password == clickhouse["environment"]["CLICKHOUSE_PASSWORD"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_container_environment_is_accepted_by_its_settings(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .test_settings_coverage import SERVICE_CLASSES
+
+    spec = _interpolated()["services"][service]
+    for name in [n for n in os.environ if n.startswith("EXOS_")]:
+        monkeypatch.delenv(name)
+    for name, value in _compose_env(spec).items():
+        monkeypatch.setenv(name, value)
+    settings = SERVICE_CLASSES[service]()
+    assert settings.environment == "development"
