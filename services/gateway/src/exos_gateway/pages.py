@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,11 +136,15 @@ def pages_router(
             )
         )
 
-    def page_route(page: Page) -> HTMLResponse:
-        return render(page.title, (PORTAL_DIR / page.fragment).read_text(), page.module)
+    def page_route(page: Page) -> Callable[[], HTMLResponse]:
+        # No parameters: FastAPI would read them from the query (`?page=` is a filter).
+        def serve() -> HTMLResponse:
+            return render(page.title, (PORTAL_DIR / page.fragment).read_text(), page.module)
+
+        return serve
 
     for path, page in PAGES.items():
-        router.add_api_route(path, lambda page=page: page_route(page), response_class=HTMLResponse)
+        router.add_api_route(path, page_route(page), response_class=HTMLResponse)
 
     @router.get("/portal/config.json")
     async def config() -> dict[str, Any]:
