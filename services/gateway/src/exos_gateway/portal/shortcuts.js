@@ -24,7 +24,7 @@ export function createShortcuts(dialog, h) {
       { keys: "Esc", description: "Close a dialog or this list", group: "Everywhere" },
       ...entries,
       { keys: "Space", description: "Play / pause", group: "Replay player" },
-      { keys: "← / →", description: "Seek back / forward", group: "Replay player" },
+      { keys: "← →", description: "Seek back / forward", group: "Replay player" },
       { keys: "f", description: "Full screen", group: "Replay player" },
     ];
     for (const entry of all) {
