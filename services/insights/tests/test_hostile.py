@@ -67,6 +67,8 @@ HOSTILE: list[tuple[str, str]] = [
     ("SELECT * FROM generateRandom('a String')", "table_function"),
     ("SELECT count() FROM otel_traces WHERE SpanName IN "
      "(SELECT a FROM url('http://x', CSV, 'a String'))", "table_function"),
+    ("SELECT 1 FROM otel_traces WHERE 1 IN url('http://x', CSV, 'a int')", "table_function"),
+    ("SELECT * FROM otel_traces AS t JOIN s3('https://b/x.csv') AS u ON 1", "table_function"),
     # system tables, other databases, tables off the allow-list
     ("SELECT * FROM system.users", "system_table"),
     ("SELECT name FROM system.tables", "system_table"),
