@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -67,7 +67,9 @@ class KafkaSettings(BaseSettings):
         "PLAIN", description="SASL mechanism when the protocol is SASL_* (PLAIN, SCRAM-SHA-512)."
     )
     kafka_sasl_username: str | None = Field(None, description="SASL user name.")
-    kafka_sasl_password: str | None = Field(None, description="SASL password.")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password (Event Hubs: the namespace's connection string)."
+    )
     kafka_topic_partitions: int = Field(
         6, ge=1, description="Partitions of the pipeline topics when EXOS creates them."
     )
@@ -108,7 +110,9 @@ class ClickHouseSettings(BaseSettings):
     )
     clickhouse_database: str = Field("default", description="Database holding the EXOS tables.")
     clickhouse_user: str | None = Field(None, description="User for an HTTP ClickHouse.")
-    clickhouse_password: str | None = Field(None, description="Password for an HTTP ClickHouse.")
+    clickhouse_password: SecretStr | None = Field(
+        None, description="Password for an HTTP ClickHouse."
+    )
     clickhouse_connect_timeout_s: float = Field(10.0, gt=0, description="Connect timeout.")
     clickhouse_query_timeout_s: float = Field(300.0, gt=0, description="Per-request timeout.")
     clickhouse_dedup_window: int = Field(

@@ -35,6 +35,9 @@ def test_event_hubs_sasl_ssl_plain() -> None:
     assert options["sasl_plain_password"].startswith("Endpoint=sb://ns.")
     assert isinstance(options["ssl_context"], ssl.SSLContext)
     assert options["ssl_context"].verify_mode == ssl.CERT_REQUIRED
+    # The connection string is a secret: never in the settings' repr or dump.
+    assert "SharedAccessKey" not in repr(settings)
+    assert "SharedAccessKey" not in str(settings.model_dump())
 
 
 def test_strimzi_scram_without_tls() -> None:

@@ -47,7 +47,11 @@ def connection_options(settings: KafkaSettings) -> dict[str, Any]:
         options |= {
             "sasl_mechanism": settings.kafka_sasl_mechanism,
             "sasl_plain_username": settings.kafka_sasl_username,
-            "sasl_plain_password": settings.kafka_sasl_password,
+            "sasl_plain_password": (
+                settings.kafka_sasl_password.get_secret_value()
+                if settings.kafka_sasl_password
+                else None
+            ),
         }
     if settings.kafka_security_protocol.endswith("SSL"):
         from aiokafka.helpers import create_ssl_context

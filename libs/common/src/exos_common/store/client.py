@@ -91,7 +91,11 @@ def create_client(settings: ClickHouseSettings, database: str | None = None) -> 
         return clickhouse_connect.get_client(
             dsn=target.http_url,
             username=settings.clickhouse_user,
-            password=settings.clickhouse_password or "",
+            password=(
+                settings.clickhouse_password.get_secret_value()
+                if settings.clickhouse_password
+                else ""
+            ),
             database=database,
             connect_timeout=settings.clickhouse_connect_timeout_s,
             send_receive_timeout=settings.clickhouse_query_timeout_s,
