@@ -243,3 +243,11 @@ def test_unknown_conversation_is_404(llm: FakeLLM, world_store: Store) -> None:
     assert response.status_code == 404
     assert bad.status_code == 422
     assert llm.requests == []
+
+
+def test_markdown_fences_around_the_sql_are_dropped() -> None:
+    from exos_insights.ask import strip_fences
+
+    assert strip_fences("```sql\nSELECT 1\n```") == "SELECT 1"
+    assert strip_fences("```\nSELECT 1\nFROM t\n```\n") == "SELECT 1\nFROM t"
+    assert strip_fences("  SELECT '```'  ") == "SELECT '```'"

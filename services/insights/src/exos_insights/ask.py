@@ -163,6 +163,7 @@ class AskAI:
 
     async def _try(self, guard: SqlGuard, messages: list[dict[str, str]]) -> _Try:
         answer = await self.model.sql_answer(messages)
+        answer.sql = strip_fences(answer.sql)
         if not answer.sql.strip():
             return _Try(answer, Attempt(sql="", outcome="no_sql", error=answer.explanation))
         return await asyncio.to_thread(_run, guard, answer)
@@ -233,3 +234,13 @@ def _run(guard: SqlGuard, answer: SqlAnswer) -> _Try:
     return _Try(
         answer, Attempt(sql=answer.sql, outcome="ran"), result=result, tables=checked.tables
     )
+
+
+def strip_fences(sql: str) -> str:
+    """Models sometimes wrap the SQL in a Markdown fence even inside a JSON field."""
+    text = sql.strip()
+    if text.startswith("```"):
+        lines = text.split("\n")
+        body = lines[1:-1] if lines[-1].strip().startswith("```") else lines[1:]
+        return "\n".join(body).strip()
+    return text

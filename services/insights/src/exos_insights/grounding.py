@@ -16,6 +16,9 @@ from exos_common.store import Store
 # Rows sampled per SpanName for its attribute keys; few-valued keys show their values.
 PER_SPAN_NAME = 300
 MAX_VALUES = 12
+# Keys are sampled from the newest days of data only: partition pruning keeps the sample
+# cheap on a large otel_traces (the taxonomy counts still cover everything).
+SAMPLE_DAYS = 7
 _SETTINGS = {"max_execution_time": 30, "readonly": 2}
 
 
@@ -74,11 +77,17 @@ def _sample_traces(store: Store, grounding: Grounding, sample_rows: int) -> None
     ]
     newest = (
         "(SELECT SpanName, SpanAttributes, ResourceAttributes FROM otel_traces "
+        "WHERE Timestamp >= (SELECT max(Timestamp) FROM otel_traces) - INTERVAL {days:UInt32} DAY "
         "ORDER BY Timestamp DESC LIMIT {n:UInt32} BY SpanName LIMIT {total:UInt32})"
     )
     # Keys whose values identify someone or something are not listed, even when few.
     id_like = "(^|[._])(id|uid|email|ip|url|href|name|message|xpath)$"
-    params: dict[str, object] = {"n": PER_SPAN_NAME, "total": sample_rows, "id_like": id_like}
+    params: dict[str, object] = {
+        "n": PER_SPAN_NAME,
+        "total": sample_rows,
+        "id_like": id_like,
+        "days": SAMPLE_DAYS,
+    }
     for r in store.query(
         f"SELECT SpanName, arraySort(groupUniqArrayArray(mapKeys(SpanAttributes))) AS keys "
         f"FROM {newest} GROUP BY SpanName ORDER BY SpanName",
