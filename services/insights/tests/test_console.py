@@ -180,3 +180,15 @@ def test_schema_endpoint_shows_what_the_model_is_told(client: TestClient) -> Non
     ]  # fmt: skip
     assert schema["attribute_values"]["order.lob"] == ["closing", "purchase"]
     assert "operator.name" not in schema["attribute_values"]  # names are not listed
+
+
+def test_grounding_is_cached_for_its_ttl(world_store: Store) -> None:
+    from exos_insights.grounding import GroundingCache
+
+    tables = InsightsSettings().allowed_tables
+    kept = GroundingCache(tables, 1000, ttl_s=3600)
+    assert kept.get(world_store) is kept.get(world_store)
+    fresh = GroundingCache(tables, 1000, ttl_s=0)
+    first = fresh.get(world_store)
+    assert fresh.get(world_store) is not first
+    assert first.span_keys == fresh.get(world_store).span_keys

@@ -11,7 +11,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from exos_common.store import Store
+from exos_common.logs import get_logger
+from exos_common.store import Store, StoreError, StoreUnavailable
+
+log = get_logger("exos.insights.grounding")
 
 # Rows sampled per SpanName for its attribute keys; few-valued keys show their values.
 PER_SPAN_NAME = 300
@@ -59,10 +62,17 @@ def sample(store: Store, tables: frozenset[str], sample_rows: int) -> Grounding:
         settings=_SETTINGS,
     ):
         grounding.columns.setdefault(row["table"], []).append((row["name"], row["type"]))
-    if "otel_traces" in grounding.columns:
-        _sample_traces(store, grounding, sample_rows)
-    if "otel_logs" in grounding.columns:
-        _sample_logs(store, grounding, sample_rows)
+    # A sample that fails (a timeout on a huge table) leaves the prompt with the schema
+    # and whatever else was sampled, rather than failing every question.
+    for table, sampler in (("otel_traces", _sample_traces), ("otel_logs", _sample_logs)):
+        if table not in grounding.columns:
+            continue
+        try:
+            sampler(store, grounding, sample_rows)
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            log.warning("grounding_sample_failed", table=table, error=exc.message)
     return grounding
 
 
