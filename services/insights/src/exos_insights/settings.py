@@ -85,8 +85,9 @@ class InsightsSettings(StoreSettings, RuntimeSettings):
         30, ge=1, le=500, description="Result rows the model sees to write its narrative."
     )
 
+    # A factory, so the generated settings table says "(computed)", not this machine's path.
     insights_web_dir: Path = Field(
-        DEFAULT_WEB_DIR,
+        default_factory=lambda: DEFAULT_WEB_DIR,
         description="Folder holding the Ask AI page's `node_modules` (Chart.js; npm, pinned), "
         "served under `/ask/assets/vendor/`; default the repository's `services/insights/web`.",
     )
