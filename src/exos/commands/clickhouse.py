@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from exos_common.chserver import serve as serve_engine
 from exos_common.settings import ClickHouseServerSettings, RuntimeSettings
 
 app = typer.Typer(
@@ -36,6 +35,8 @@ def serve(
     ] = _DEFAULTS.clickhouse_server_port,
 ) -> None:
     """Serve the folder until SIGTERM or Ctrl-C; prints the URL once clients can connect."""
+    from exos_common.chserver import serve as serve_engine  # the chDB engine: only here
+
     runtime = RuntimeSettings()
     # uvicorn re-raises the SIGINT it handled once the graceful shutdown finished.
     with contextlib.suppress(KeyboardInterrupt):

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from exos.allinone import Endpoints, Platform, UpOptions, run_platform
 from exos_common.logs import configure_logging
 from exos_common.settings import ClickHouseServerSettings, RuntimeSettings, ServeSettings
 
@@ -35,6 +34,10 @@ def up(
     ] = _CLICKHOUSE.clickhouse_server_port,
 ) -> None:
     """Run the whole platform in one process until Ctrl-C; the data folder keeps the data."""
+    # Imported here: every service and the embedded engine load only for `exos up`, not
+    # for each `exos serve` process that shares this CLI (~200 MB and seconds each).
+    from exos.allinone import Endpoints, Platform, UpOptions, run_platform
+
     configure_logging(RuntimeSettings(), service="exos-up")
     options = UpOptions(
         data_dir=data,
