@@ -395,3 +395,43 @@ def _status_server(statuses: dict[str, int]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _allowed_components(policy: dict[str, Any]) -> set[str]:
+    """Components a NetworkPolicy lets in by pod selector; "*" for a rule with no `from`."""
+    allowed: set[str] = set()
+    for rule in policy["spec"]["ingress"]:
+        if "from" not in rule:
+            allowed.add("*")
+        for peer in rule.get("from", []):
+            labels = peer.get("podSelector", {}).get("matchLabels", {})
+            if "app.kubernetes.io/component" in labels:
+                allowed.add(labels["app.kubernetes.io/component"])
+    return allowed
+
+
+def test_network_policies_let_in_exactly_each_service_clients() -> None:
+    assert not by_kind(render(), "NetworkPolicy")  # off by default
+    docs = render(PRODUCTION["eventhubs+cloud"])
+    policies = by_kind(docs, "NetworkPolicy")
+    assert set(policies) == {object_name(s) for s in SERVICES}
+    allowed = {s: _allowed_components(policies[object_name(s)]) for s in SERVICES}
+    assert allowed["ingest"] == allowed["gateway"] == {"*"}
+    assert allowed["writer"] == {"test"}  # it only consumes; helm test still asks /readyz
+    # Every upstream the gateway calls lets the gateway in.
+    for target in load_values()["services"]["gateway"]["upstreams"].values():
+        assert allowed[target] == {"gateway", "test"}, target
+    for policy in policies.values():
+        selector = policy["spec"]["podSelector"]["matchLabels"]
+        assert selector["app.kubernetes.io/instance"] == RELEASE
+        assert policy["spec"]["policyTypes"] == ["Ingress"]  # egress: Kafka, ClickHouse, LLM
+        metrics = policy["spec"]["ingress"][-1]
+        assert metrics["from"][0]["namespaceSelector"]["matchLabels"] == {
+            "kubernetes.io/metadata.name": "kube-system"
+        }
+        assert all(
+            rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+            for rule in policy["spec"]["ingress"]
+        )
+    test_pod = next(d for d in docs if d["kind"] == "Pod")
+    assert test_pod["metadata"]["labels"]["app.kubernetes.io/component"] == "test"

@@ -316,3 +316,40 @@ spec:
           {{- end }}
     {{- end }}
 {{- end -}}
+
+{{- define "exos.networkpolicy" -}}
+{{- $root := .root -}}
+{{- $clients := default (list) .svc.clients -}}
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ include "exos.componentName" . }}
+  labels:
+    {{- include "exos.labels" . | nindent 4 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "exos.selectorLabels" . | nindent 6 }}
+  policyTypes: [Ingress]
+  ingress:
+    {{- if has "*" $clients }}
+    - ports:
+        - {port: http, protocol: TCP}
+    {{- else }}
+    # Its clients, and the `helm test` pod that asks every service's /readyz.
+    - from:
+        {{- range (append $clients "test") }}
+        - podSelector:
+            matchLabels:
+              {{- include "exos.selectorLabels" (dict "root" $root "name" .) | nindent 14 }}
+        {{- end }}
+      ports:
+        - {port: http, protocol: TCP}
+    {{- end }}
+    {{- with $root.Values.networkPolicy.metricsFrom }}
+    - from:
+        {{- toYaml . | nindent 8 }}
+      ports:
+        - {port: http, protocol: TCP}
+    {{- end }}
+{{- end -}}
