@@ -251,3 +251,15 @@ def test_markdown_fences_around_the_sql_are_dropped() -> None:
     assert strip_fences("```sql\nSELECT 1\n```") == "SELECT 1"
     assert strip_fences("```\nSELECT 1\nFROM t\n```\n") == "SELECT 1\nFROM t"
     assert strip_fences("  SELECT '```'  ") == "SELECT '```'"
+
+
+def test_rows_come_back_even_when_the_narrative_call_fails(
+    llm: FakeLLM, world_store: Store
+) -> None:
+    llm.expect(sql_answer(OPERATORS_SQL))
+    llm.expect("not json at all")
+    with app_for(llm, world_store) as client:
+        answer = client.post("/api/insights/ask", json={"question": "Operators?"}).json()
+    assert answer["status"] == "answered"
+    assert answer["rows"] == [["Alice", 2], ["Bob", 1]]
+    assert answer["narrative"].startswith("(no narrative:")

@@ -18,7 +18,7 @@ from exos_insights import prompt
 from exos_insights.chart import choose_chart
 from exos_insights.grounding import GroundingCache, render
 from exos_insights.guard import InvalidSql, Refused, Result, SqlGuard
-from exos_insights.llm import ChartSuggestion, Model, SqlAnswer
+from exos_insights.llm import ChartSuggestion, Model, ModelError, SqlAnswer
 from exos_insights.memory import ConversationStore, Turn, new_conversation_id
 from exos_insights.settings import InsightsSettings
 
@@ -119,15 +119,19 @@ class AskAI:
             return await self._could_not(memory, conversation_id, question, last, attempts, began)
 
         result = last.result
-        narrative = await self.model.narrative(
-            prompt.narrative_messages(
-                question,
-                result.sql,
-                result.columns,
-                result.rows[: self.settings.insights_narrative_rows],
-                len(result.rows),
+        try:
+            narrative = await self.model.narrative(
+                prompt.narrative_messages(
+                    question,
+                    result.sql,
+                    result.columns,
+                    result.rows[: self.settings.insights_narrative_rows],
+                    len(result.rows),
+                )
             )
-        )
+        except ModelError as exc:
+            # The rows answer the question; a missing summary should not hide them.
+            narrative = f"(no narrative: {exc})"
         chart = choose_chart(
             last.answer.normalised_chart(), result.columns, result.types, result.rows
         )
