@@ -22,6 +22,7 @@ from exos_common.bus.memory import InProcessBus
 from exos_common.store import Store
 from exos_common.topics import pipeline_topic_specs
 from exos_replay.app import create_app as create_replay
+from exos_replay.settings import ReplaySettings
 
 E2E_BROWSER = Path(__file__).resolve().parents[3] / "tests" / "e2e" / "browser"
 CHROMIUM = "/usr/bin/chromium"
@@ -47,11 +48,13 @@ class Servers:
     _error: BaseException | None = None
 
 
-async def _run(store: Store, with_pipeline: bool, servers: Servers) -> None:
+async def _run(
+    store: Store, with_pipeline: bool, servers: Servers, settings: ReplaySettings | None
+) -> None:
     servers._loop = asyncio.get_running_loop()
     servers._stop = asyncio.Event()
     async with AsyncExitStack() as stack:
-        apps: list[tuple[str, Any]] = [("replay", create_replay(store=store))]
+        apps: list[tuple[str, Any]] = [("replay", create_replay(settings, store=store))]
         if with_pipeline:
             apps.append(("ingest", await _pipeline(store, stack)))
         running = [(name, _server(app)) for name, app in apps]
@@ -87,12 +90,14 @@ async def _pipeline(store: Store, stack: AsyncExitStack) -> FastAPI:
 
 
 @contextmanager
-def live_servers(store: Store, *, with_pipeline: bool = False) -> Iterator[Servers]:
+def live_servers(
+    store: Store, *, with_pipeline: bool = False, settings: ReplaySettings | None = None
+) -> Iterator[Servers]:
     servers = Servers()
 
     def main() -> None:
         try:
-            asyncio.run(_run(store, with_pipeline, servers))
+            asyncio.run(_run(store, with_pipeline, servers, settings))
         except BaseException as exc:  # surfaced to the test below
             servers._error = exc
             servers._ready.set()

@@ -25,6 +25,12 @@ class ReplaySettings(StoreSettings, RuntimeSettings):
         description="Most replay chunks one `/events` page reads (the player asks for "
         "pages until the recording is complete).",
     )
+    replay_first_page_bytes: int = Field(
+        256 * 1024,
+        ge=16 * 1024,
+        description="Size target of the first `/events` page: small, so the player "
+        "starts on the first full snapshot while the rest loads.",
+    )
     replay_page_bytes: int = Field(
         4 * 1024 * 1024,
         ge=64 * 1024,

@@ -80,7 +80,7 @@ def build_router(provider: StoreProvider, settings: ReplaySettings) -> APIRouter
 
     @router.get("/replay/{session_id}", response_class=HTMLResponse, include_in_schema=False)
     def player_page(store: StoreDep, session_id: SessionIdPath) -> HTMLResponse:
-        if summary.session_summary(store, session_id) is None:
+        if summary.session_window(store, session_id) is None:
             return HTMLResponse(not_found_page(session_id), status_code=404)
         page = template.replace("{{session_id}}", html.escape(session_id, quote=True))
         return HTMLResponse(page, headers={"cache-control": "no-store"})

@@ -56,7 +56,8 @@ def build_router(provider: StoreProvider, settings: ReplaySettings) -> APIRouter
             session.window,
             cursor,
             limit or settings.replay_page_rows,
-            max_bytes or settings.replay_page_bytes,
+            max_bytes
+            or (settings.replay_page_bytes if after else settings.replay_first_page_bytes),
         )
         head = orjson.dumps(
             {

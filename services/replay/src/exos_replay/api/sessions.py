@@ -46,8 +46,10 @@ class SessionContext:
         return round((ts_ns - self.offset_base_ns) / 1e6, 3)
 
 
-def load_session(store: Store, session_id: str) -> SessionContext:
-    row = summary.session_summary(store, session_id)
+def load_session(store: Store, session_id: str, *, full: bool = False) -> SessionContext:
+    """The session's context; `full` also merges every figure of its summary."""
+    find = summary.session_summary if full else summary.session_window
+    row = find(store, session_id)
     if row is None:
         raise HTTPException(404, f"no session {session_id!r}: nothing was recorded under this id")
     return SessionContext(row)
@@ -121,7 +123,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         responses={404: {"description": "No such session"}},
     )
     def session_detail(store: StoreDep, session_id: SessionIdPath) -> SessionDetail:
-        session = load_session(store, session_id)
+        session = load_session(store, session_id, full=True)
         base = summary_model(session.row)
         visits = [
             PageVisit(

@@ -66,6 +66,25 @@ GROUP BY SessionId
 
 ONE_SESSION = MERGED.format(where="WHERE SessionId = {session:String}")
 
+# Only where a session's rows are and where its replay starts: what the events, tabs and
+# heatbar routes need (no -Merge of the string states, cheaper on every page request).
+SESSION_WINDOW = """
+SELECT
+    SessionId AS session_id,
+    toUnixTimestamp64Nano(min(FirstSpan)) AS first_span_ns,
+    toUnixTimestamp64Nano(max(LastSpan)) AS last_span_ns,
+    toUnixTimestamp64Nano(min(ReplayFirst)) AS replay_first_ns,
+    toUnixTimestamp64Nano(max(ReplayLast)) AS replay_last_ns,
+    least(coalesce(first_span_ns, replay_first_ns), coalesce(replay_first_ns, first_span_ns))
+        AS started_ns,
+    greatest(coalesce(last_span_ns, replay_last_ns), coalesce(replay_last_ns, last_span_ns))
+        AS ended_ns,
+    sum(ReplayChunks) AS replay_chunks
+FROM replay_sessions
+WHERE SessionId = {session:String}
+GROUP BY SessionId
+"""
+
 FILTERS: dict[str, str] = {
     "user": "(positionCaseInsensitive(user_email, {user:String}) > 0"
     " OR positionCaseInsensitive(user_name, {user:String}) > 0 OR user_id = {user:String})",
@@ -111,4 +130,9 @@ def list_query(filters: dict[str, Any], sort: Sort, limit: int, offset: int) -> 
 
 def session_summary(store: Store, session_id: str) -> dict[str, Any] | None:
     rows = store.query(ONE_SESSION, {"session": session_id})
+    return rows[0] if rows else None
+
+
+def session_window(store: Store, session_id: str) -> dict[str, Any] | None:
+    rows = store.query(SESSION_WINDOW, {"session": session_id})
     return rows[0] if rows else None
