@@ -97,6 +97,10 @@ def layout(
         f'<div class="banner" role="note" id="banner">{html.escape(banner)}</div>' if banner else ""
     )
     script = f'<script type="module" src="/assets/{module}"></script>' if module else ""
+    # Chart.js only where there are charts (the Docs pages have none).
+    charts = (
+        '<script src="/assets/vendor/chart.js" defer></script>\n' if module != "guide.js" else ""
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -104,8 +108,7 @@ def layout(
 <link rel="stylesheet" href="/assets/shell.css">
 <link rel="stylesheet" href="/assets/portal.css">
 <script type="application/json" id="exos-config">{config_json}</script>
-{instrument}<script src="/assets/vendor/chart.js" defer></script>
-<script type="module" src="/assets/portal.js"></script>
+{instrument}{charts}<script type="module" src="/assets/portal.js"></script>
 {script}
 </head>
 <body>

@@ -83,6 +83,7 @@ export function onStateChange(fn) {
 let epoch = 0;
 function stateChanged() {
   epoch += 1;
+  inflight.clear();
   drawShell();
   for (const fn of [...listeners]) fn();
   reloadViews();
@@ -110,6 +111,18 @@ export async function api(path, extra = {}, { shared = true } = {}) {
     } else if (value !== null && value !== undefined && value !== "") query.set(key, value);
   }
   const url = path + (query.toString() ? "?" + query : "");
+  // Views of one page asking the same thing share one request (until the state changes).
+  if (!inflight.has(url)) {
+    const request = fetchJson(path, url);
+    inflight.set(url, request);
+    request.catch(() => inflight.delete(url)); // a retry asks again
+  }
+  return inflight.get(url);
+}
+
+const inflight = new Map();
+
+async function fetchJson(path, url) {
   let response;
   try {
     response = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
