@@ -37,20 +37,21 @@ def engine(store: Store, table: str) -> str:
 
 def test_migrations_are_numbered_in_order() -> None:
     versions = [m.version for m in load_migrations()]
-    assert versions == [1, 2, 3]
+    assert versions[:3] == [1, 2, 3]  # the ClickStack tables; read models follow
+    assert versions == sorted(set(versions))
 
 
 def test_migrate_creates_the_clickstack_tables_once(store: Store) -> None:
+    every = [f"{m.version:04d}_{m.name}" for m in load_migrations()]
     first = migrate(store, RETENTION, dedup_window=100)
-    assert first.applied == ["0001_otel_traces", "0002_otel_logs", "0003_hyperdx_sessions"]
+    assert first.applied[:3] == ["0001_otel_traces", "0002_otel_logs", "0003_hyperdx_sessions"]
+    assert first.applied == every
     second = migrate(store, RETENTION, dedup_window=100)
     assert second.applied == [] and second.reconciled == []
-    assert len(second.already_applied) == 3
-    assert store.query_rows("SELECT version, name FROM schema_migrations ORDER BY version") == [
-        (1, "otel_traces"),
-        (2, "otel_logs"),
-        (3, "hyperdx_sessions"),
-    ]
+    assert len(second.already_applied) == len(every)
+    assert store.query_rows(
+        "SELECT version, name FROM schema_migrations ORDER BY version LIMIT 3"
+    ) == [(1, "otel_traces"), (2, "otel_logs"), (3, "hyperdx_sessions")]
 
     traces = columns(store, "otel_traces")
     assert traces["Timestamp"] == "DateTime64(9)"
