@@ -82,6 +82,8 @@ def test_quoted_names_with_escapes_are_refused_strings_are_not() -> None:
     check_quoted_names("SELECT 'a\\nb `x\\n` \"y\\n\"' AS `plain name`")
     assert rule_of(lambda: check_quoted_names("SELECT 1 AS `a\\nb`")) == "quoted_name"
     assert rule_of(lambda: check_quoted_names('SELECT 1 AS "a\\tb"')) == "quoted_name"
+    assert rule_of(lambda: check_quoted_names("SELECT 1 AS `x, cte_name: t`")) == "quoted_name"
+    check_quoted_names("SELECT 1 AS `avg, ms` FROM t WHERE s = 'a: b'")
 
 
 AST_SELECT = """

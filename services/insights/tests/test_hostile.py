@@ -106,8 +106,12 @@ HOSTILE: list[tuple[str, str]] = [
     # names that would forge lines of the parse trees the guard reads
     ("SELECT 1 AS `a\n    IDENTIFIER id: 9, identifier: otel_traces`", "quoted_name"),
     ("SELECT 1 FROM otel_traces AS `x, identifier: otel_traces` CROSS JOIN system.users",
-     "malformed"),
+     "quoted_name"),
     ("SELECT 1 AS \"x\\n  JOIN TREE\" FROM system.users", "quoted_name"),
+    ("WITH (SELECT 1) AS `x, cte_name: insights_conversations` "
+     "SELECT * FROM insights_conversations", "quoted_name"),
+    ("WITH t AS (SELECT 1) SELECT 'a(children 1)' AS `b (children 3)` FROM system.users",
+     "system_table"),
     # control characters hiding text from a reader
     ("SELECT 1\x00; DROP TABLE otel_traces", "control_characters"),
     # spellings and encodings that hide a name or a statement

@@ -13,6 +13,7 @@ with CTE names scoped the way ClickHouse scopes them. Neither resolves nor runs 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from exos_insights.guard.tree import Node, tree_attr
@@ -74,6 +75,7 @@ _IN_FUNCTIONS = frozenset(
         "globalnotnullin",
     }
 )  # fmt: skip
+_CHILDREN = re.compile(r"\(children (\d+)\)$")
 _TABLE_POSITIONS = frozenset(
     {"JOIN TREE", "TABLE EXPRESSION", "LEFT TABLE EXPRESSION", "RIGHT TABLE EXPRESSION"}
 )
@@ -129,8 +131,9 @@ def check_statement_kind(canonical: str) -> None:
 
 
 def check_quoted_names(canonical: str) -> None:
-    """Quoted names with escapes (a line break in a backquoted alias) could forge lines
-    of the parse trees the guard reads, so they are refused outright. Scans the
+    """Quoted names are printed raw in the parse trees the guard reads: an escape (a line
+    break in a backquoted alias) could forge lines, and `: ` could forge an attribute of
+    a line (`AS "x, cte_name: secrets"`), so such names are refused outright. Scans the
     canonical text's quotes only: string literals are skipped, names collected."""
     i, n = 0, len(canonical)
     while i < n:
@@ -142,8 +145,8 @@ def check_quoted_names(canonical: str) -> None:
         while j < n and canonical[j] != quote:
             j += 2 if canonical[j] == "\\" else 1
         name = canonical[i + 1 : j]
-        if quote != "'" and ("\\" in name or any(ord(ch) < 32 for ch in name)):
-            raise Refused("quoted_name", "quoted names with escapes or control characters")
+        if quote != "'" and ("\\" in name or ": " in name or any(ord(ch) < 32 for ch in name)):
+            raise Refused("quoted_name", "quoted names with escapes, control characters or ': '")
         i = j + 1
 
 
@@ -168,11 +171,8 @@ def check_ast(ast: Node, our_format: str) -> None:
 def _check_declared_children(node: Node) -> None:
     """Each line says how many children it has; a line forged inside a name would add
     a node the count does not know about."""
-    declared = 0
-    marker = "(children "
-    at = node.text.rfind(marker)
-    if at >= 0 and node.text.endswith(")"):
-        declared = int(node.text[at + len(marker) : -1] or 0)
+    count = _CHILDREN.search(node.text)
+    declared = int(count[1]) if count else 0
     if declared != len(node.children):
         raise Refused("malformed", "the statement's parse tree is not one the guard can read")
 
@@ -227,7 +227,8 @@ def _walk_query(query: Node, policy: Policy, scopes: list[set[str]], read: list[
     for section in query.children:
         if section.text == "WITH":
             for item in (c for lst in section.children for c in lst.children):
-                cte = tree_attr(item, "cte_name") if item.kind in ("QUERY", "UNION") else None
+                is_cte = item.kind in ("QUERY", "UNION") and " cte_name: " in item.text
+                cte = _attr(item, "cte_name") if is_cte else None
                 _walk(item, policy, inner, "WITH", read)
                 # Scalar aliases (`WITH 1 AS t`) never name a table: `FROM t` is the
                 # real table t, so only CTEs join the scope.
