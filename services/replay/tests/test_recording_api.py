@@ -130,3 +130,21 @@ def test_heatbar_bucket_count_follows_width(client: TestClient) -> None:
         return int(bar["buckets"])
 
     assert (count(60), count(500), count(800), count(2000)) == (50, 250, 400, 400)
+
+
+def test_a_corrupt_event_is_skipped_and_reported(migrated_store: Store) -> None:
+    rows = SessionRows("fix-corrupt", T0)
+    record_page(rows, "Page with one bad event", 60)
+    rows.replay[3][2] = '{"type":3,"data":{"source":3,'  # the first scroll, cut short
+    del rows.replay[2]  # and the snapshot's second chunk never arrived
+    rows.write(migrated_store)
+    with TestClient(create_app(store=migrated_store)) as client:
+        page = client.get("/api/sessions/fix-corrupt/events").json()
+        detail = client.get("/api/sessions/fix-corrupt").json()
+    assert [e["type"] for e in page["events"]] == [4, 3, 3]
+    assert [(s["ordinal"], s["reason"]) for s in page["skipped"]] == [
+        (2, "chunks missing"),
+        (3, "not JSON (Input data was truncated)"),
+    ]
+    assert detail["integrity"]["status"] == "broken"  # the only snapshot is incomplete
+    assert detail["integrity"]["incomplete_events"] == 1

@@ -17,6 +17,10 @@ from exos_replay.queries.heatbar import Activity, Heatbar, build_heatbar
 from exos_replay.settings import ReplaySettings
 from exos_replay.wire import json_response
 
+# The first page only needs the first page load's Meta and full snapshot and what
+# follows them: reading fewer rows gets the player going sooner.
+FIRST_PAGE_ROWS = 200
+
 EVENTS_DOC = """rrweb events of the session in recording order (chunks reassembled), one page
 at a time: `{"session_id", "events": [...], "next": cursor|null, "skipped": [...]}`. Pass
 `after=<next>` until `next` is null. gzip on the wire when accepted."""
@@ -51,13 +55,14 @@ def build_router(provider: StoreProvider, settings: ReplaySettings) -> APIRouter
         except ValueError as exc:
             raise HTTPException(422, f"after: {exc}") from exc
         session = load_session(store, session_id)
+        first = after is None
         page = fetch_page(
             store,
             session.window,
             cursor,
-            limit or settings.replay_page_rows,
+            limit or (FIRST_PAGE_ROWS if first else settings.replay_page_rows),
             max_bytes
-            or (settings.replay_page_bytes if after else settings.replay_first_page_bytes),
+            or (settings.replay_first_page_bytes if first else settings.replay_page_bytes),
         )
         head = orjson.dumps(
             {
