@@ -134,6 +134,12 @@ def test_ask_follow_up_and_rerun_edited_sql(page: Page, world_store: Store) -> N
             page.wait_for_selector(".turn:nth-child(2) .status.error")
             assert "refused (not_select)" in second.locator(".status").text_content()
             assert table_of(page, 2) == [["Alice", "1"]]
+
+            # a reload restores the conversation and runs its SQL again
+            page.reload()
+            page.wait_for_selector(".turn:nth-child(2) .table-box table")
+            assert table_of(page, 1) == [["Alice", "2"], ["Bob", "1"]]
+            assert table_of(page, 2) == [["Alice", "1"], ["Bob", "1"]]
         assert llm.failures == []
     # the refused run answered 403: the browser logs that failed request, nothing else
     assert [p for p in page.problems if "403" not in p] == []  # type: ignore[attr-defined]
@@ -149,4 +155,11 @@ def test_without_a_model_the_console_and_cookbook_work(page: Page, world_store: 
         page.click("text=Which operators handle the most orders?")
         page.wait_for_selector(".turn:nth-child(1) .table-box table")
         assert table_of(page, 1) == [["Alice", "2", "5"], ["Bob", "1", "1"]]
+        assert page.locator("#primitives li").count() == 15
+        page.click("#primitives li >> text=sequenceCount()")
+        page.wait_for_selector(".turn:nth-child(2) .status")
+        page.wait_for_function(
+            "() => document.querySelector('.turn:nth-child(2) .status').textContent"
+            ".startsWith('ran in')"
+        )
     assert page.problems == []  # type: ignore[attr-defined]

@@ -183,14 +183,18 @@ async function init() {
       + "The SQL console and the cookbook work without a model.";
     $("ask-button").disabled = true;
   }
-  for (const recipe of cookbook.recipes) {
+  const runnable = (list, label, sql) => {
     const item = document.createElement("li");
     const link = document.createElement("a");
-    link.textContent = recipe.question;
-    link.title = recipe.sql;
-    link.addEventListener("click", () => { $("console-sql").value = recipe.sql; runConsole(recipe.sql); });
+    link.textContent = label;
+    link.title = sql;
+    link.addEventListener("click", () => { $("console-sql").value = sql; runConsole(sql); });
     item.appendChild(link);
-    $("cookbook").appendChild(item);
+    list.appendChild(item);
+  };
+  for (const recipe of cookbook.recipes) runnable($("cookbook"), recipe.question, recipe.sql);
+  for (const p of info.primitives) {
+    runnable($("primitives"), `${p.function} — ${p.purpose} (Celonis: ${p.celonis_equivalent})`, p.example);
   }
   if (conversationId) {
     try {
@@ -201,6 +205,8 @@ async function init() {
         node.querySelector(".explanation").textContent = turn.explanation;
         node.querySelector(".sql-box").hidden = !turn.sql;
         node.querySelector(".sql").value = turn.sql;
+        // The rows are not stored with the turn: run its SQL again to show them.
+        if (turn.sql && turn.status === "answered") runSql(node, turn.sql);
       }
     } catch { setConversation(null); }
   }
