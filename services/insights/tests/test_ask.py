@@ -63,6 +63,7 @@ def grounded(question: str) -> Check:
         assert request["messages"][0]["role"] == "system"
         assert "otel_traces(Timestamp DateTime64(9)" in system
         assert "SpanAttributes Map(LowCardinality(String), String)" in system
+        assert "-- one row per span" in system  # what a row of each table is
         assert "order.created: 3" in system and "review.started: 2" in system
         assert "rage_click: 1" in system
         assert "order.lob" in system and "operator.name" in system

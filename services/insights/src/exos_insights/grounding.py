@@ -140,11 +140,29 @@ def _sample_logs(store: Store, grounding: Grounding, sample_rows: int) -> None:
     grounding.log_keys = list(rows[0]["keys"]) if rows else []
 
 
+# What one row of each known table is (the columns alone do not say).
+TABLE_NOTES = {
+    "otel_traces": "one row per span: clicks, HTTP calls, page loads, web vitals, long "
+    "tasks, frustration signals and domain events (order.*, email.*, review.* ...); "
+    "the primary analytics table",
+    "otel_logs": "one row per browser console record (SeverityText, Body)",
+    "hyperdx_sessions": "rrweb replay chunks; session_id, events and timestamp are the "
+    "seed's names for the session id, the JSON events and the time",
+    "span_facts": "a narrow copy of every span with page, endpoint, HTTP status, vital and "
+    "visitor as plain columns (faster than the Maps of otel_traces)",
+    "session_summary": "one row per session after merges: always GROUP BY SessionId with "
+    "min(Started), max(Ended), sum(Spans), sum(PageViews), sum(Errors), max(...) for the rest",
+    "process_events": "one row per domain event of an order (OrderId, Activity = SpanName) "
+    "with operator, line of business (Lob), vendor and client as columns",
+}
+
+
 def render(grounding: Grounding) -> str:
     """The grounding as prompt text: compact, every name exactly as it is stored."""
     out = [f"Database: {grounding.database}. Tables you may read, with their columns:"]
     for table, cols in grounding.columns.items():
-        out.append(f"- {table}(" + ", ".join(f"{n} {t}" for n, t in cols) + ")")
+        note = f"  -- {TABLE_NOTES[table]}" if table in TABLE_NOTES else ""
+        out.append(f"- {table}(" + ", ".join(f"{n} {t}" for n, t in cols) + ")" + note)
     if grounding.span_names:
         out.append("\nSpanName taxonomy of otel_traces (SpanName: spans):")
         out.append(", ".join(f"{n}: {c}" for n, c in grounding.span_names))
