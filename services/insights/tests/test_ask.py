@@ -241,8 +241,10 @@ def test_unknown_conversation_is_404(llm: FakeLLM, world_store: Store) -> None:
             "/api/insights/ask", json={"question": "more", "conversation_id": "0" * 32}
         )
         bad = client.post("/api/insights/ask", json={"question": "more", "conversation_id": "x'"})
+        blank = client.post("/api/insights/ask", json={"question": "   "})
     assert response.status_code == 404
     assert bad.status_code == 422
+    assert blank.status_code == 422
     assert llm.requests == []
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from exos_common.service.errors import error_response
 from exos_common.service.readstore import StoreProvider
@@ -23,7 +23,9 @@ from exos_insights.metrics import InsightsMetrics
 
 
 class AskRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=4000)
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        max_length=4000
+    )
     conversation_id: str | None = Field(
         None,
         pattern=r"^[0-9a-f]{32}$",
@@ -54,7 +56,7 @@ def build_router(
             metrics.asks.labels("not_configured").inc()
             return error_response(503, "model_not_configured", NOT_CONFIGURED)
         try:
-            answer = await ask_ai.ask(store, body.question.strip(), body.conversation_id)
+            answer = await ask_ai.ask(store, body.question, body.conversation_id)
         except AskRefused as exc:
             _count(metrics, exc.attempts, "refused")
             return error_response(

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from exos_common.service.readstore import StoreProvider
 from exos_common.store import Store, StoreError
@@ -22,7 +22,9 @@ from exos_insights.settings import InsightsSettings
 
 
 class SqlRequest(BaseModel):
-    sql: str = Field(min_length=1, description="One SELECT (or WITH ... SELECT).")
+    sql: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        description="One SELECT (or WITH ... SELECT)."
+    )
 
 
 class SqlResult(BaseModel):
