@@ -54,7 +54,8 @@ FROM (SELECT order_id FROM ocel WHERE order_id != '' AND category != ''
 """
 
 # Cross-category handoffs (lagInFrame): consecutive categorised events of an order whose
-# category changes, with the slowest instances.
+# category changes, with the slowest instances (sessions looked up after, as for the
+# process bottlenecks).
 HANDOFFS = """
 SELECT from_category, to_category,
     count() AS handoffs,
@@ -62,19 +63,21 @@ SELECT from_category, to_category,
     avg(gap_s) AS avg_s,
     quantile(0.5)(gap_s) AS p50_s,
     quantile(0.95)(gap_s) AS p95_s,
-    groupArraySorted({samples:UInt8})((-gap_s, ts, session_id, order_id, from_ts, from_session))
-        AS samples
+    groupArraySorted({samples:UInt8})(
+        (-gap_s, toUnixTimestamp64Nano(ts), order_id, toUnixTimestamp64Nano(from_ts))) AS samples
 FROM (
-    SELECT order_id, category AS to_category, ts, session_id,
-        lagInFrame(category, 1, '') OVER w AS from_category,
-        lagInFrame(ts, 1, ts) OVER w AS from_ts,
-        lagInFrame(session_id, 1, '') OVER w AS from_session,
-        row_number() OVER w AS nth,
+    SELECT order_id, to_category, ts, from_category, from_ts, nth,
         dateDiff('millisecond', from_ts, ts) / 1000 AS gap_s
-    FROM ocel
-    WHERE order_id != '' AND category != ''
-    WINDOW w AS (PARTITION BY order_id ORDER BY ts, activity
-                 ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+    FROM (
+        SELECT order_id, category AS to_category, ts,
+            lagInFrame(category, 1, '') OVER w AS from_category,
+            lagInFrame(ts, 1, ts) OVER w AS from_ts,
+            row_number() OVER w AS nth
+        FROM ocel
+        WHERE order_id != '' AND category != ''
+        WINDOW w AS (PARTITION BY order_id ORDER BY ts, activity
+                     ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+    )
 )
 WHERE nth > 1 AND from_category != to_category
 GROUP BY from_category, to_category

@@ -21,7 +21,7 @@ from exos_query_api.ocpm.models import (
 )
 from exos_query_api.process.eventlog import ProcessFilters, bound, case_filter, without_categories
 from exos_query_api.process.logic import finite, pct
-from exos_query_api.process.models import TransitionSample
+from exos_query_api.process.views import sampled_moments, sessions_at, transition_samples
 from exos_query_api.runner import QueryRunner
 from exos_query_api.timerange import TimeRange
 
@@ -88,6 +88,7 @@ def interactions(scope: OcpmScope) -> InteractionsResponse:
 
 def handoffs(scope: OcpmScope, limit: int, samples: int) -> HandoffsResponse:
     rows = scope.rows(sql.HANDOFFS, limit=limit, samples=samples)
+    sessions = sessions_at(scope.runner, sampled_moments(rows))
     return HandoffsResponse(
         handoffs=[
             Handoff(
@@ -98,17 +99,7 @@ def handoffs(scope: OcpmScope, limit: int, samples: int) -> HandoffsResponse:
                 avg_s=round(r["avg_s"], 3),
                 p50_s=round(r["p50_s"], 3),
                 p95_s=round(r["p95_s"], 3),
-                samples=[
-                    TransitionSample(
-                        gap_s=round(-s[0], 3),
-                        at=s[1],
-                        session_id=s[2],
-                        case_id=s[3],
-                        from_at=s[4],
-                        from_session_id=s[5],
-                    )
-                    for s in r["samples"]
-                ],
+                samples=transition_samples(r["samples"], sessions),
             )
             for r in rows
         ]

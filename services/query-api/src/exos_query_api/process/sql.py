@@ -45,13 +45,12 @@ LIMIT {limit:UInt32}
 
 # Transitions (lagInFrame): each event with the one before it in its case.
 TRANSITIONS_CTE = """transitions AS (
-    SELECT case_id, step_from, step_to, from_ts, ts, from_session, session_id,
+    SELECT case_id, step_from, step_to, from_ts, ts,
         dateDiff('millisecond', from_ts, ts) / 1000 AS gap_s
     FROM (
-        SELECT case_id, activity AS step_to, ts, session_id,
+        SELECT case_id, activity AS step_to, ts,
             lagInFrame(activity, 1, '') OVER w AS step_from,
             lagInFrame(ts, 1, ts) OVER w AS from_ts,
-            lagInFrame(session_id, 1, '') OVER w AS from_session,
             row_number() OVER w AS nth
         FROM log
         WINDOW w AS (PARTITION BY case_id ORDER BY ts, activity
@@ -60,7 +59,10 @@ TRANSITIONS_CTE = """transitions AS (
     WHERE nth > 1
 )"""
 
-# Bottlenecks: the slowest transitions by p95, each with its slowest instances.
+# Bottlenecks: the slowest transitions by p95, each with its slowest instances as
+# (-gap, ns of the event that ended the wait, case, ns of the one before); their
+# sessions come from SESSIONS_AT (carrying session ids through the window costs more
+# than the rest of the query).
 BOTTLENECKS = """
 SELECT step_from, step_to,
     count() AS transitions,
@@ -69,13 +71,20 @@ SELECT step_from, step_to,
     quantile(0.5)(gap_s) AS p50_s,
     quantile(0.95)(gap_s) AS p95_s,
     max(gap_s) AS max_s,
-    groupArraySorted({samples:UInt8})((-gap_s, ts, session_id, case_id, from_ts, from_session))
-        AS samples
+    groupArraySorted({samples:UInt8})(
+        (-gap_s, toUnixTimestamp64Nano(ts), case_id, toUnixTimestamp64Nano(from_ts))) AS samples
 FROM transitions
 GROUP BY step_from, step_to
 HAVING transitions >= {min_transitions:UInt32}
 ORDER BY p95_s DESC, step_from, step_to
 LIMIT {limit:UInt32}
+"""
+
+# The session of each sampled event of an order (case, exact time in ns).
+SESSIONS_AT = """
+SELECT OrderId AS case_id, toUnixTimestamp64Nano(Timestamp) AS ns, SessionId AS session_id
+FROM process_events
+WHERE OrderId IN {cases:Array(String)} AND toUnixTimestamp64Nano(Timestamp) IN {nanos:Array(Int64)}
 """
 
 # Process map (directly-follows graph): nodes, edges, start and end activities.

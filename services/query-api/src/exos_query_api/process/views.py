@@ -4,7 +4,8 @@ the response models. Each takes a `QueryRunner` (which keeps the SQL it ran)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from exos_query_api.process import sql
@@ -49,6 +50,8 @@ from exos_query_api.process.models import (
 from exos_query_api.runner import QueryRunner
 from exos_query_api.timerange import TimeRange
 
+EPOCH = datetime(1970, 1, 1)
+
 
 class Scope:
     """What every process view shares: the runner, the event log and its parameters."""
@@ -72,6 +75,13 @@ class Scope:
             rows = self.rows(sql.LOG_ACTIVITIES)
         return [str(r["activity"]) for r in rows]
 
+    def sessions_at(self, moments: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The session of each (case, ns) event: a page case is its session."""
+        wanted = set(moments)
+        if self.over == "pages":
+            return {m: m[0] for m in wanted}
+        return sessions_at(self.runner, wanted)
+
     def check(self, steps: Sequence[str], name: str) -> None:
         check_known(steps, self.known_activities(), name, self.over)
 
@@ -81,6 +91,42 @@ class Scope:
         rows = self.rows(sql.VARIANTS, sql.VARIANT_CASES_CTE, samples=1, limit=20)
         paths = [[str(a) for a in r["path"]] for r in rows if len(r["path"]) >= 2]
         return paths[0][:longest] if paths else []
+
+
+def sessions_at(runner: QueryRunner, moments: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """Sessions of order events by (order, ns), from process_events' sort key."""
+    if not moments:
+        return {}
+    rows = runner.rows(
+        sql.SESSIONS_AT,
+        {"cases": sorted({c for c, _ in moments}), "nanos": sorted({n for _, n in moments})},
+    )
+    return {(r["case_id"], int(r["ns"])): r["session_id"] for r in rows}
+
+
+def from_ns(ns: int) -> datetime:
+    return EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def transition_samples(
+    samples: Sequence[Sequence[Any]], sessions: dict[tuple[str, int], str]
+) -> list[TransitionSample]:
+    """(-gap, ns, case, from ns) tuples as samples with their sessions."""
+    return [
+        TransitionSample(
+            gap_s=round(-s[0], 3),
+            at=from_ns(s[1]),
+            session_id=sessions.get((s[2], s[1]), ""),
+            case_id=s[2],
+            from_at=from_ns(s[3]),
+            from_session_id=sessions.get((s[2], s[3]), ""),
+        )
+        for s in samples
+    ]
+
+
+def sampled_moments(rows: Sequence[dict[str, Any]]) -> set[tuple[str, int]]:
+    return {(s[2], n) for r in rows for s in r["samples"] for n in (s[1], s[3])}
 
 
 def fill(text: str, array_parameter: str, steps: int) -> str:
@@ -139,6 +185,7 @@ def bottlenecks(
         limit=limit,
         min_transitions=min_transitions,
     )
+    sessions = scope.sessions_at(sampled_moments(rows))
     out = [
         Bottleneck(
             step_from=r["step_from"],
@@ -149,17 +196,7 @@ def bottlenecks(
             p50_s=round(r["p50_s"], 3),
             p95_s=round(r["p95_s"], 3),
             max_s=round(r["max_s"], 3),
-            samples=[
-                TransitionSample(
-                    gap_s=round(-s[0], 3),
-                    at=s[1],
-                    session_id=s[2],
-                    case_id=s[3],
-                    from_at=s[4],
-                    from_session_id=s[5],
-                )
-                for s in r["samples"]
-            ],
+            samples=transition_samples(r["samples"], sessions),
         )
         for r in rows
     ]
