@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -83,6 +84,7 @@ def build_router(provider: StoreProvider, settings: ReplaySettings) -> APIRouter
         if summary.session_window(store, session_id) is None:
             return HTMLResponse(not_found_page(session_id), status_code=404)
         page = template.replace("{{session_id}}", html.escape(session_id, quote=True))
+        page = page.replace("{{session_path}}", html.escape(quote(session_id, safe=""), quote=True))
         return HTMLResponse(page, headers={"cache-control": "no-store"})
 
     return router

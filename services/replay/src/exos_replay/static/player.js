@@ -9,7 +9,7 @@
   const api = `/api/sessions/${encodeURIComponent(sessionId)}`;
   const SEEK_STEP_MS = 5000;
   const state = { replayer: null, playing: false, detail: null, tab: "events", heatbar: null };
-  const player = (window.exosPlayer = { state, seek, loaded: false });
+  const player = (window.exosPlayer = { state, seek, loaded: false, timings: {} });
 
   function setState(value) { document.body.dataset.state = value; }
 
@@ -136,9 +136,11 @@
 
   function loop() { tick(); requestAnimationFrame(loop); }
 
-  async function startReplay(start) {
-    let page = await getJSON(`${api}/events`);
-    if (page.events.length < 2) throw new Error("the recording holds fewer than two events");
+  async function startReplay(firstPage) {
+    let page = await firstPage;
+    player.timings.firstPage = performance.now();
+    // Without a full snapshot the Replayer has no page to build (the detail says why).
+    if (page.events.length < 2 || !page.events.some((e) => e.type === 2)) return false;
     const replayer = new rrweb.Replayer(page.events, {
       root: $("#player-frame"),
       skipInactive: $("#skip").checked,
@@ -150,6 +152,7 @@
     replayer.on("resize", fit);
     replayer.on("finish", () => { state.playing = false; $("#play").textContent = "Play"; });
     replayer.pause(0);
+    player.timings.built = performance.now();
     fit();
     $("#play").disabled = false;
     setState("ready");
@@ -164,7 +167,7 @@
     $("#loading").textContent = "";
     player.loaded = true;
     document.body.dataset.loaded = "true";
-    if (start > 0) seek(start);
+    return true;
   }
 
   // --- heatbar ---
@@ -274,6 +277,16 @@
   }
 
   async function main() {
+    // The first events and the detail (integrity is checked chunk by chunk) are asked
+    // for together: the player starts on the first page without waiting for the rest.
+    const firstPage = getJSON(`${api}/events`);
+    const replaying = startReplay(firstPage).catch((error) => {
+      if (error.status !== 404) notice(`The replay could not start: ${error.message}`, "error");
+      return false;
+    });
+    // The detail scans every chunk for the integrity badge: asked for once the first
+    // page is in, so it does not compete with it.
+    await firstPage.catch(() => null);
     let detail;
     try {
       detail = state.detail = await getJSON(api);
@@ -287,26 +300,26 @@
     renderBadge(detail.integrity);
     loadTab("events").catch((e) => notice(`tab: ${e.message}`, "error"));
     loadHeatbar().catch((e) => notice(`heatbar: ${e.message}`, "error"));
-    if (detail.integrity.status === "none") {
+    const status = detail.integrity.status;
+    if (status === "none") {
       setState("no-recording");
       notice("No recording exists for this session: replay was off or never sent. "
         + "The tabs below still show what happened.", "empty");
       return;
     }
-    if (detail.integrity.status === "broken") {
+    if (status === "broken") {
       setState("broken");
       notice(`This recording cannot be replayed. ${detail.integrity.reasons.join(" ")}`, "error");
       return;
     }
-    if (detail.integrity.status === "degraded") {
-      notice(detail.integrity.reasons.join(" "), "warning");
-    }
-    try {
-      await startReplay(startOffset(detail));
-    } catch (error) {
+    if (status === "degraded") notice(detail.integrity.reasons.join(" "), "warning");
+    if (!(await replaying)) {
       setState("error");
-      notice(`The replay could not start: ${error.message}`, "error");
+      if ($("#notice").hidden) notice("The replay could not start: too few events.", "error");
+      return;
     }
+    const start = startOffset(detail);
+    if (start > 0) seek(start);
   }
 
   main();
