@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from hostile_cases import HOSTILE
 from insights_world import build, table_state
-from test_hostile import HOSTILE
 
 from exos_common.schema import migrate
 from exos_common.settings import StoreSettings
