@@ -162,6 +162,20 @@ def test_process_mining_views_show_data(page: Page, demo: DemoPlatform) -> None:
     assert page.locator("svg.process-map g.node").count() == len(graph["nodes"]) > 0
     assert page.locator("svg.process-map g.edge").count() == len(graph["edges"])
 
+    open_page(page, f"{demo.portal}/process-mining?view=ocpm")
+    shoot(page, "process-mining-ocpm")
+    assert set(states(page).values()) == {"ready"}
+    assert set(states(page)) == {
+        "ocpm-categories",
+        "ocpm-interactions",
+        "ocpm-lifecycle",
+        "ocpm-handoffs",
+        "ocpm-vendors",
+        "ocpm-export",
+    }
+    assert rows(page, "ocpm-categories") == len(api(demo, "/api/ocpm/categories")["categories"])
+    assert rows(page, "ocpm-vendors") == len(api(demo, "/api/ocpm/vendors")["vendors"]) > 0
+
 
 def test_sessions_analytics_site_health_and_docs_show_data(page: Page, demo: DemoPlatform) -> None:
     open_page(page, demo.portal + "/sessions")
