@@ -48,6 +48,8 @@ VENDOR = {
     "hyperdx.js": "@hyperdx/browser/build/index.js",
 }
 
+SHELL_MODULES = ("portal.js", "shortcuts.js", "format.js", "generic.js")
+
 # Portal assets by suffix; anything else under portal/ (the HTML fragments) is not served.
 ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
@@ -97,6 +99,10 @@ def layout(
         f'<div class="banner" role="note" id="banner">{html.escape(banner)}</div>' if banner else ""
     )
     script = f'<script type="module" src="/assets/{module}"></script>' if module else ""
+    # The shell's modules fetched at once rather than import by import.
+    preload = "".join(
+        f'<link rel="modulepreload" href="/assets/{name}">\n' for name in SHELL_MODULES
+    )
     # Chart.js only where there are charts (the Docs pages have none).
     charts = (
         '<script src="/assets/vendor/chart.js" defer></script>\n' if module != "guide.js" else ""
@@ -108,7 +114,7 @@ def layout(
 <link rel="stylesheet" href="/assets/shell.css">
 <link rel="stylesheet" href="/assets/portal.css">
 <script type="application/json" id="exos-config">{config_json}</script>
-{instrument}{charts}<script type="module" src="/assets/portal.js"></script>
+{instrument}{charts}{preload}<script type="module" src="/assets/portal.js"></script>
 {script}
 </head>
 <body>
