@@ -18,6 +18,8 @@ def test_list_newest_first_with_counts(client: TestClient) -> None:
     page = client.get("/api/sessions").json()
     assert [s["session_id"] for s in page["sessions"]] == [BROKEN, NO_RECORDING, SESSION]
     assert page["total"] == 3 and page["next_offset"] is None
+    assert "FROM replay_sessions" in page["query"]["sql"]
+    assert page["query"]["parameters"] == {"limit": 50, "offset": 0}
     ref = page["sessions"][2]
     assert ref["started_ns"] == T0 and ref["ended_ns"] == T0 + 60 * S
     assert ref["duration_ms"] == 60_000
@@ -38,6 +40,7 @@ def test_list_newest_first_with_counts(client: TestClient) -> None:
 def test_filters(client: TestClient) -> None:
     assert ids(client, user="ANN@") == [SESSION]
     assert ids(client, user="u-1") == [SESSION]
+    assert ids(client, user="' OR 1=1 --") == []  # bound as a value, never SQL
     assert ids(client, city="chicago") == [SESSION]
     assert ids(client, country="us") == [NO_RECORDING, SESSION]
     assert ids(client, returning="true") == [SESSION]

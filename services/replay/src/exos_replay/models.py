@@ -75,8 +75,14 @@ class SessionSummary(BaseModel):
     replay: ReplayShape
 
 
+class ShownQuery(BaseModel):
+    sql: str = Field(description="The statement, with `{name:Type}` placeholders.")
+    parameters: dict[str, Any] = Field(description="The values bound to the placeholders.")
+
+
 class SessionPage(BaseModel):
     sessions: list[SessionSummary]
+    query: ShownQuery = Field(description="The SQL behind this page, to see and re-run.")
     total: int
     limit: int
     offset: int

@@ -12,6 +12,7 @@ from exos_replay.models import (
     PageVisit,
     SessionDetail,
     SessionPage,
+    ShownQuery,
     iso,
     summary_model,
 )
@@ -110,6 +111,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
             total = int(found[0]["total"]) if found else 0
         return SessionPage(
             sessions=[summary_model(r) for r in rows],
+            query=ShownQuery(sql=query.sql, parameters=query.parameters),
             total=total,
             limit=limit,
             offset=offset,
