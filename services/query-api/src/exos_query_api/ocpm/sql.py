@@ -107,7 +107,8 @@ ORDER BY name = 'Order' DESC, p95_s DESC, name
 
 # Vendor contention: each order's wait on its vendor (from its first `wait_from` to its
 # first `wait_to` after it; still open: until the end of the range) as +1/-1 points;
-# the running sum per vendor is how many orders wait on it at once.
+# the running sum per vendor is how many orders wait on it at once. Samples are
+# (-wait, ns of the wait's start, order); their sessions are looked up after.
 VENDOR_CONTENTION = """
 , vendor_orders AS (
     SELECT vendor_id, any(vendor_name) AS vendor_name,
@@ -117,7 +118,7 @@ VENDOR_CONTENTION = """
     GROUP BY vendor_id
 ),
 waits AS (
-    SELECT order_id, vendor_id, started, session_id,
+    SELECT order_id, vendor_id, started,
         arrayFirst(t -> t >= started, ends) AS first_end,
         first_end > toDateTime64(0, 9) AS done,
         if(done, first_end, {end:DateTime64(9)}) AS ended,
@@ -126,7 +127,6 @@ waits AS (
         SELECT order_id,
             anyIf(vendor_id, vendor_id != '') AS vendor_id,
             minIf(ts, activity = {wait_from:String}) AS started,
-            argMinIf(session_id, ts, activity = {wait_from:String}) AS session_id,
             arraySort(groupArrayIf(ts, activity = {wait_to:String})) AS ends,
             countIf(activity = {wait_from:String}) AS starts
         FROM ocel WHERE order_id != ''
@@ -150,7 +150,8 @@ wait_stats AS (
         avgIf(wait_s, done) AS avg_wait_s,
         quantileIf(0.5)(wait_s, done) AS p50_wait_s,
         quantileIf(0.95)(wait_s, done) AS p95_wait_s,
-        groupArraySorted({samples:UInt8})((-wait_s, started, session_id, order_id)) AS samples
+        groupArraySorted({samples:UInt8})((-wait_s, toUnixTimestamp64Nano(started), order_id))
+            AS samples
     FROM waits GROUP BY vendor_id
 )
 SELECT o.vendor_id AS vendor_id, o.vendor_name AS vendor_name, o.orders AS orders,

@@ -21,7 +21,12 @@ from exos_query_api.ocpm.models import (
 )
 from exos_query_api.process.eventlog import ProcessFilters, bound, case_filter, without_categories
 from exos_query_api.process.logic import finite, pct
-from exos_query_api.process.views import sampled_moments, sessions_at, transition_samples
+from exos_query_api.process.views import (
+    from_ns,
+    sampled_moments,
+    sessions_at,
+    transition_samples,
+)
 from exos_query_api.runner import QueryRunner
 from exos_query_api.timerange import TimeRange
 
@@ -132,6 +137,8 @@ def vendors(
         limit=limit,
         samples=samples,
     )
+    starts = {(s[2], s[1]) for r in rows for s in (r["samples"] or [])}
+    sessions = sessions_at(scope.runner, starts)
     out = []
     for r in rows:
         waits = int(r["waits"] or 0)
@@ -149,7 +156,12 @@ def vendors(
                 peak_concurrent=int(r["peak"] or 0),
                 peak_at=r["peak_at"] if waits else None,
                 samples=[
-                    VendorWaitSample(wait_s=round(-s[0], 3), at=s[1], session_id=s[2], case_id=s[3])
+                    VendorWaitSample(
+                        wait_s=round(-s[0], 3),
+                        at=from_ns(s[1]),
+                        session_id=sessions.get((s[2], s[1]), ""),
+                        case_id=s[2],
+                    )
                     for s in (r["samples"] or [])
                 ],
             )
