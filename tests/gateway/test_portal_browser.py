@@ -299,8 +299,33 @@ def test_a_bottleneck_sample_opens_the_replay_at_that_moment(
     assert url.path == f"/replay/{slowest['session_id']}"
     at = parse_qs(url.query)["at"][0]
     assert at.rstrip("Z").startswith(slowest["at"][:19])
-    expect(page.locator("body")).not_to_have_attribute("data-state", "loading", timeout=30_000)
+    # The player stands at that moment: offset from its first rrweb event.
+    page.wait_for_function("() => window.replayer && document.body.dataset.loaded === 'true'")
+    detail = api(demo, f"/api/sessions/{slowest['session_id']}")
+    moment_ms = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() * 1000
+    total = page.evaluate("window.replayer.getMetaData().totalTime")
+    wanted = min(max(0.0, moment_ms - detail["offset_base_ns"] / 1e6), total)
+    assert abs(page.evaluate("window.replayer.getCurrentTime()") - wanted) < 1000
     shoot(page, "replay-from-bottleneck")
+
+
+def test_an_operator_row_filters_process_mining(page: Page, demo: DemoPlatform) -> None:
+    open_page(page, demo.portal + "/process-mining")
+    everyone = api(demo, "/api/process/operators", limit=20)
+    second = everyone["operators"][1]
+    with page.expect_request(lambda r: "operator=" in r.url and "/api/process/" in r.url):
+        page.locator('[data-view="operators"] tbody tr').nth(1).click()
+    page.wait_for_function(READY)
+    assert parse_qs(urlsplit(page.url).query)["operator"] == [second["operator_id"]]
+    expect(page.locator('#shell [data-filter="operator"]')).to_contain_text(second["operator_id"])
+    alone = api(demo, "/api/process/operators", limit=20, operator=second["operator_id"])
+    assert number(kpi(page, "operators", "events")) == alone["total_events"]
+    assert alone["total_events"] < everyone["total_events"]
+    # The filter follows to the lifecycle views.
+    page.keyboard.press("1")
+    page.wait_for_function(READY)
+    variants = api(demo, "/api/process/variants", limit=10, operator=second["operator_id"])
+    assert number(kpi(page, "variants", "cases")) == variants["total_cases"]
 
 
 # ---------------------------------------------------------------- show SQL
