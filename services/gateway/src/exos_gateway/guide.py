@@ -23,16 +23,19 @@ class Document:
 
 
 def _title_and_summary(text: str, fallback: str) -> tuple[str, str]:
-    title, summary = fallback, ""
+    """The first `# ` heading, and the first sentence of the first paragraph."""
+    title, paragraph = fallback, []
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped.startswith("# ") and title == fallback:
+        if stripped.startswith("# ") and title == fallback and not paragraph:
             title = stripped[2:].strip()
-        elif stripped and not stripped.startswith(("#", "|", "```", "-", ">")) and not summary:
-            summary = stripped
-        if title != fallback and summary:
+        elif paragraph and not stripped:
             break
-    return title, summary
+        elif stripped and not stripped.startswith(("#", "|", "```", "-", ">")):
+            paragraph.append(stripped)
+    joined = " ".join(paragraph)
+    sentence = re.match(r"(.+?\.)(\s|$)", joined)
+    return title, sentence.group(1) if sentence else joined
 
 
 class Guide:
@@ -61,7 +64,7 @@ class Guide:
             )
         items = "".join(
             f'<li><a href="/guide/{d.slug}">{html.escape(d.title)}</a>'
-            f"<p>{html.escape(d.summary)}</p></li>"
+            f"<p>{self.markdown.renderInline(d.summary)}</p></li>"
             for d in documents
         )
         return f'<h1>Docs</h1><ul class="doc-list">{items}</ul>'
