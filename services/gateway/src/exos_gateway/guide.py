@@ -24,7 +24,8 @@ class Document:
 
 def _title_and_summary(text: str, fallback: str) -> tuple[str, str]:
     """The first `# ` heading, and the first sentence of the first paragraph."""
-    title, paragraph = fallback, []
+    title = fallback
+    paragraph: list[str] = []
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("# ") and title == fallback and not paragraph:
