@@ -19,10 +19,11 @@ from exos_replay.wire import json_response
 
 # The first page only needs the first page load's Meta and full snapshot and what
 # follows them: reading fewer rows gets the player going sooner.
-FIRST_PAGE_ROWS = 200
+FIRST_CHUNKS_ROWS = 200
 
 EVENTS_DOC = """rrweb events of the session in recording order (chunks reassembled), one page
-at a time: `{"session_id", "events": [...], "next": cursor|null, "skipped": [...]}`. Pass
+at a time: `{"session_id", "first_event_ns", "events": [...], "next": cursor|null,
+"skipped": [...]}`. Pass
 `after=<next>` until `next` is null. gzip on the wire when accepted."""
 
 
@@ -54,22 +55,24 @@ def build_router(provider: StoreProvider, settings: ReplaySettings) -> APIRouter
             cursor = Cursor.decode(after)
         except ValueError as exc:
             raise HTTPException(422, f"after: {exc}") from exc
-        session = load_session(store, session_id)
         first = after is None
         page = fetch_page(
             store,
-            session.window,
+            session_id,
             cursor,
-            limit or (FIRST_PAGE_ROWS if first else settings.replay_page_rows),
+            limit or (FIRST_CHUNKS_ROWS if first else settings.replay_page_rows),
             max_bytes
             or (settings.replay_first_page_bytes if first else settings.replay_page_bytes),
         )
+        if first and page.first_ns is None:
+            load_session(store, session_id)  # 404 unless it is a session without replay
         head = orjson.dumps(
             {
-                "session_id": session.session_id,
+                "session_id": session_id,
                 "next": page.next.encode() if page.next else None,
                 "skipped": page.skipped,
-                "offset_base_ns": session.offset_base_ns,
+                # offset 0 of the player: the first event's time (on the first page)
+                "first_event_ns": page.first_ns if first else None,
             }
         )
         # The events go through as stored: no parse-and-serialise of megabytes.

@@ -30,21 +30,26 @@ _ORDINAL = "toUInt64OrZero(LogAttributes['rr-web.event'])"
 _CHUNK = "greatest(toUInt32OrZero(LogAttributes['rr-web.chunk']), 1)"
 _TOTAL = "greatest(toUInt32OrZero(LogAttributes['rr-web.total-chunks']), 1)"
 
-CHUNKS_PAGE = f"""
+# By session id alone (hyperdx_sessions' bloom filter on resource values): no summary
+# lookup before the first events. Later pages start at the cursor's time, which prunes
+# partitions from below.
+FIRST_CHUNKS_PAGE = f"""
 SELECT toUnixTimestamp64Nano(Timestamp) AS ts_ns, {_ORDINAL} AS ordinal,
     {_CHUNK} AS chunk, {_TOTAL} AS total, Body AS body
-{_REPLAY_OF_SESSION}
-  AND (toUnixTimestamp64Nano(Timestamp), ordinal, chunk)
-      > ({{after_ns:Int64}}, {{after_ordinal:UInt64}}, {{after_chunk:UInt32}})
+FROM hyperdx_sessions
+WHERE ResourceAttributes['rum.sessionId'] = {{session:String}}
 ORDER BY Timestamp, ordinal, chunk
 LIMIT {{limit:UInt32}}
 """
 
-# From the start of the recording: no cursor to compare with.
-FIRST_CHUNKS_PAGE = f"""
+CHUNKS_PAGE = f"""
 SELECT toUnixTimestamp64Nano(Timestamp) AS ts_ns, {_ORDINAL} AS ordinal,
     {_CHUNK} AS chunk, {_TOTAL} AS total, Body AS body
-{_REPLAY_OF_SESSION}
+FROM hyperdx_sessions
+WHERE ResourceAttributes['rum.sessionId'] = {{session:String}}
+  AND TimestampTime >= toDateTime(intDiv({{after_ns:Int64}}, 1000000000))
+  AND (toUnixTimestamp64Nano(Timestamp), ordinal, chunk)
+      > ({{after_ns:Int64}}, {{after_ordinal:UInt64}}, {{after_chunk:UInt32}})
 ORDER BY Timestamp, ordinal, chunk
 LIMIT {{limit:UInt32}}
 """
@@ -52,7 +57,8 @@ LIMIT {{limit:UInt32}}
 CHUNK_METAS = f"""
 SELECT toUnixTimestamp64Nano(Timestamp) AS ts_ns, {_ORDINAL} AS ordinal,
     {_CHUNK} AS chunk, {_TOTAL} AS total,
-    if(chunk = 1, toInt16OrNull(extract(Body, '^\\\\s*\\\\{{"type":(\\\\d+)')), NULL) AS event_type
+    if(chunk = 1, toInt16OrNull(extract(substring(Body, 1, 40), '^\\\\s*\\\\{{"type":(\\\\d+)')),
+       NULL) AS event_type
 {_REPLAY_OF_SESSION}
 ORDER BY Timestamp, ordinal, chunk
 """
@@ -88,6 +94,7 @@ class EventsPage:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     next: Cursor | None = None  # None: the recording is complete
     json_bytes: int = 0
+    first_ns: int | None = None  # time of the page's first chunk
 
 
 class _EventHead(msgspec.Struct):
@@ -156,20 +163,20 @@ def _skip(page: EventsPage, rows: list[dict[str, Any]], reason: str) -> None:
     )
 
 
-def fetch_page(store: Any, window: Window, after: Cursor, limit: int, max_bytes: int) -> EventsPage:
+def fetch_page(
+    store: Any, session_id: str, after: Cursor, limit: int, max_bytes: int
+) -> EventsPage:
     def query(rows: int) -> list[dict[str, Any]]:
-        return list(
-            store.query(
-                FIRST_CHUNKS_PAGE if after == Cursor() else CHUNKS_PAGE,
-                {
-                    **window.parameters(),
-                    "after_ns": after.timestamp_ns,
-                    "after_ordinal": after.ordinal,
-                    "after_chunk": after.chunk,
-                    "limit": rows,
-                },
-            )
-        )
+        if after == Cursor():
+            return list(store.query(FIRST_CHUNKS_PAGE, {"session": session_id, "limit": rows}))
+        parameters = {
+            "session": session_id,
+            "after_ns": max(after.timestamp_ns, 0),
+            "after_ordinal": after.ordinal,
+            "after_chunk": after.chunk,
+            "limit": rows,
+        }
+        return list(store.query(CHUNKS_PAGE, parameters))
 
     rows = query(limit)
     page = read_page(rows, limit, max_bytes, after)
@@ -177,6 +184,8 @@ def fetch_page(store: Any, window: Window, after: Cursor, limit: int, max_bytes:
         # One event has more chunks than a page holds: read at least all of it.
         limit += int(rows[0]["total"])
         page = read_page(query(limit), limit, max_bytes, after)
+    if page.first_ns is None and rows:
+        page.first_ns = int(rows[0]["ts_ns"])
     return page
 
 
