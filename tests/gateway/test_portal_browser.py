@@ -149,6 +149,10 @@ def test_process_mining_views_show_data(page: Page, demo: DemoPlatform) -> None:
         shoot(page, f"process-mining-{mode}")
         assert states(page) == {view: "ready"}, mode
         assert rows(page, view) > 0, mode
+        # Each view offers the replay of a session behind a row, at its moment.
+        replay = page.locator(f'[data-view="{view}"] a.replay[href*="?at="]')
+        assert replay.count() > 0, mode
+        assert re.fullmatch(r"/replay/[0-9a-f]+\?at=.+", replay.first.get_attribute("href") or "")
     variants = api(demo, "/api/process/variants", limit=10)
     open_page(page, f"{demo.portal}/process-mining?view=lifecycle&mode=sequences")
     assert number(kpi(page, "variants", "cases")) == variants["total_cases"] > 0
