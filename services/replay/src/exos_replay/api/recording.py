@@ -23,8 +23,8 @@ FIRST_CHUNKS_ROWS = 200
 
 EVENTS_DOC = """rrweb events of the session in recording order (chunks reassembled), one page
 at a time: `{"session_id", "first_event_ns", "events": [...], "next": cursor|null,
-"skipped": [...]}`. Pass
-`after=<next>` until `next` is null. gzip on the wire when accepted."""
+"skipped": [...]}`. Pass `after=<next>` until `next` is null. gzip on the wire when
+accepted."""
 
 
 def build_router(provider: StoreProvider, settings: ReplaySettings) -> APIRouter:
