@@ -110,6 +110,7 @@ def layout(
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{html.escape(title)} · EXOS Analytics</title>
 <link rel="stylesheet" href="/assets/shell.css">
 <link rel="stylesheet" href="/assets/portal.css">
