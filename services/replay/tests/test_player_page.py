@@ -138,3 +138,15 @@ def test_unknown_session_is_a_404_page(page: Page, replay_url: str) -> None:
     response = page.goto(f"{replay_url}/replay/no-such-session")
     assert response is not None and response.status == 404
     assert "No session no-such-session" in (page.text_content("#message") or "")
+
+
+def test_opens_at_a_given_moment(page: Page, replay_url: str) -> None:
+    page.goto(f"{replay_url}/replay/{SESSION}?t=30000")
+    page.wait_for_selector("body[data-loaded='true']")
+    page.wait_for_function("() => window.exosPlayer.replayer.getCurrentTime() > 0")
+    assert abs(current_ms(page) - 30_000) <= SEEK_TOLERANCE_MS
+    # `at`: an absolute time, as query-api's SessionMoment gives (T0 + 12 s, the failed POST)
+    page.goto(f"{replay_url}/replay/{SESSION}?at=2026-11-18T11:06:52Z")
+    page.wait_for_selector("body[data-loaded='true']")
+    page.wait_for_function("() => window.exosPlayer.replayer.getCurrentTime() > 0")
+    assert abs(current_ms(page) - 12_000) <= SEEK_TOLERANCE_MS

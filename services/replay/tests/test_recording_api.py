@@ -148,3 +148,11 @@ def test_a_corrupt_event_is_skipped_and_reported(migrated_store: Store) -> None:
     ]
     assert detail["integrity"]["status"] == "broken"  # the only snapshot is incomplete
     assert detail["integrity"]["incomplete_events"] == 1
+
+
+def test_heatbar_of_a_session_without_recording_spans_its_spans(client: TestClient) -> None:
+    bar = client.get(f"/api/sessions/{NO_RECORDING}/heatbar", params={"width": 100}).json()
+    # spans from 0 to 90 s: 50 buckets of 1.8 s; documentLoad at 0, click at 3 s -> bucket 1
+    assert (bar["buckets"], bar["duration_ms"]) == (50, 90_000.0)
+    assert {i: v for i, v in enumerate(bar["values"]) if v} == {0: 2.0, 1: 1.0}
+    assert [(m["kind"], m["bucket"]) for m in bar["markers"]] == [("navigation", 0)]
