@@ -162,7 +162,7 @@ def test_process_mining_views_show_data(page: Page, demo: DemoPlatform) -> None:
 
     open_page(page, f"{demo.portal}/process-mining?view=map")
     shoot(page, "process-mining-map")
-    graph = api(demo, "/api/process/map", limit=30)
+    graph = api(demo, "/api/process/map", limit=25)
     assert page.locator("svg.process-map g.node").count() == len(graph["nodes"]) > 0
     assert page.locator("svg.process-map g.edge").count() == len(graph["edges"])
 

@@ -46,6 +46,24 @@ export function drawProcessMap(body, data) {
     if (!columns.has(r)) columns.set(r, []);
     columns.get(r).push(n);
   }
+  // Within a column, nodes near the (frequency-weighted) rows of the nodes that lead to
+  // them, so edges cross less.
+  const row = new Map();
+  const incoming = new Map(nodes.map((n) => [n.activity, []]));
+  for (const e of edges) incoming.get(e.step_to)?.push(e);
+  for (const r of [...columns.keys()].sort((a, b) => a - b)) {
+    const list = columns.get(r);
+    if (r > 0) {
+      const center = (n) => {
+        const from = incoming.get(n.activity).filter((e) => row.has(e.step_from) && rank.get(e.step_from) < r);
+        const weight = from.reduce((sum, e) => sum + e.frequency, 0);
+        return weight ? from.reduce((sum, e) => sum + row.get(e.step_from) * e.frequency, 0) / weight : Infinity;
+      };
+      const centers = new Map(list.map((n) => [n.activity, center(n)]));
+      list.sort((a, b) => centers.get(a.activity) - centers.get(b.activity) || b.events - a.events);
+    }
+    list.forEach((n, i) => row.set(n.activity, i));
+  }
   const position = new Map();
   let height = 0;
   for (const [r, list] of columns) {
@@ -71,8 +89,13 @@ export function drawProcessMap(body, data) {
       const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x, y2 = b.y + NODE_H / 2;
       const mx = (x1 + x2) / 2;
       d = `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`;
+    } else if (b.x === a.x) {
+      // Same column: an arc out to the right of the column.
+      const x = a.x + NODE_W, y1 = a.y + NODE_H / 2, y2 = b.y + NODE_H / 2;
+      const bulge = x + 24 + Math.abs(y2 - y1) * 0.15;
+      d = `M${x},${y1} C${bulge},${y1} ${bulge},${y2} ${x},${y2}`;
     } else {
-      // Backward or same-column edges (loops, rework) arc below the nodes.
+      // Backward edges (loops, rework) arc below the nodes.
       const x1 = a.x + NODE_W / 2, y1 = a.y + NODE_H, x2 = b.x + NODE_W / 2, y2 = b.y + NODE_H;
       const dip = Math.max(y1, y2) + 30 + Math.abs(x1 - x2) * 0.08;
       d = `M${x1},${y1} C${x1},${dip} ${x2},${dip} ${x2},${y2}`;

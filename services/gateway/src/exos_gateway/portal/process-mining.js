@@ -91,7 +91,7 @@ function processMap(panel) {
     title: "Process Map — directly-follows graph",
     wide: true,
     note: "edge width: frequency; red: slowest p95",
-    load: () => api("/api/process/map", { over: params().get("over") || "orders", limit: 30 }),
+    load: () => api("/api/process/map", { over: params().get("over") || "orders", limit: 25 }),
     isEmpty: (d) => !d.nodes.length,
     render: (d, body) => {
       kpis(body, [
