@@ -32,7 +32,7 @@ import orjson
 
 from exos_common.store import Store
 
-T0 = 1_795_000_000_000_000_000  # 2026-11-18 06:13:20 UTC, in ns
+T0 = 1_795_000_000_000_000_000  # 2026-11-18 11:06:40 UTC, in ns
 S = 1_000_000_000
 MS = 1_000_000
 SESSION = "fix-session-1"
