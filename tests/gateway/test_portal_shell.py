@@ -216,3 +216,35 @@ def test_pages_and_config_need_a_sign_in_when_auth_is_on() -> None:
         assert signed.status_code == 200 and signed.json()["signOut"] is True
         page = c.get("/", headers={"authorization": "Bearer t0ken"}).text
         assert "/assets/vendor/hyperdx.js" in page
+
+
+def test_a_service_page_gets_the_shell_and_banner_with_two_tags(browser: Browser) -> None:
+    """What Ask AI (insights' own page at /ask) needs to sit in the portal shell: the
+    shell's stylesheet and module; the banner comes from /portal/config.json."""
+    insights = FastAPI()
+
+    @insights.get("/ask")
+    async def ask_page() -> Response:
+        return Response(
+            '<!doctype html><html><head><link rel="stylesheet" href="/assets/shell.css">'
+            '<script type="module" src="/assets/portal.js"></script></head>'
+            '<body><header id="shell"></header><main><h1>Ask AI</h1></main></body></html>',
+            media_type="text/html",
+        )
+
+    page = browser.new_page()
+    with serve_in_thread(insights) as upstream:
+        settings = GatewaySettings(gateway_auth="none", insights_url=upstream)
+        with serve_in_thread(create_app(settings, banner=BANNER)) as base:
+            page.goto(base + "/ask?from=2026-01-01T00:00:00Z")
+            expect(page.locator("#banner")).to_have_text(BANNER)
+            expect(page.locator('#shell a[data-nav="i"]')).to_have_attribute("aria-current", "page")
+            href = page.locator('#shell a[data-nav="p"]').get_attribute("href")
+            assert href == "/process-mining?from=2026-01-01T00%3A00%3A00Z"
+            page.keyboard.press("?")
+            expect(page.locator("#shortcuts")).to_be_visible()
+            page.keyboard.press("Escape")
+            page.keyboard.press("g")
+            page.keyboard.press("h")
+            expect(page).to_have_url(f"{base}/?from=2026-01-01T00%3A00%3A00Z")
+    page.close()
