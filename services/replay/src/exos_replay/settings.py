@@ -14,7 +14,7 @@ DEFAULT_ASSETS_DIR = Path(__file__).resolve().parents[2] / "web"
 
 class ReplaySettings(StoreSettings, RuntimeSettings):
     replay_assets_dir: Path = Field(
-        DEFAULT_ASSETS_DIR,
+        default_factory=lambda: DEFAULT_ASSETS_DIR,
         description="Folder holding `node_modules/rrweb` (npm, pinned 2.2.2) that the "
         "player page loads; default the repository's `services/replay/web`.",
     )
