@@ -29,13 +29,19 @@ class Page:
     title: str
     fragment: str  # file under portal/ with the page's <main> content
     module: str | None  # ES module under portal/ that fills it in
+    imports: tuple[str, ...] = ()  # the modules it imports, fetched with the page's
 
 
 # path -> page; `/ask` (Ask AI) and `/replay/{id}` (the player) are the insights' and
 # replay's own pages, linked from the shell.
 PAGES = {
     "/": Page("Home", "home.html", "home.js"),
-    "/process-mining": Page("Process Mining", "process-mining.html", "process-mining.js"),
+    "/process-mining": Page(
+        "Process Mining",
+        "process-mining.html",
+        "process-mining.js",
+        ("lifecycle.js", "process-map.js", "ocpm.js"),
+    ),
     "/sessions": Page("Sessions", "sessions.html", "sessions.js"),
     "/analytics": Page("Product Analytics", "analytics.html", "analytics.js"),
     "/site-health": Page("Site Health", "site-health.html", "site-health.js"),
@@ -83,6 +89,7 @@ def layout(
     banner: str | None,
     auth_enforced: bool,
     settings: GatewaySettings,
+    imports: tuple[str, ...] = (),
 ) -> str:
     """The whole document around a page's main content. The shell (portal.js) draws the
     navigation, time range and filters into `#shell` from the config below."""
@@ -101,7 +108,7 @@ def layout(
     script = f'<script type="module" src="/assets/{module}"></script>' if module else ""
     # The shell's modules fetched at once rather than import by import.
     preload = "".join(
-        f'<link rel="modulepreload" href="/assets/{name}">\n' for name in SHELL_MODULES
+        f'<link rel="modulepreload" href="/assets/{name}">\n' for name in (*SHELL_MODULES, *imports)
     )
     # Chart.js only where there are charts (the Docs pages have none).
     charts = (
@@ -134,7 +141,9 @@ def pages_router(
     guide = Guide(settings.gateway_docs_dir)
     node_modules = settings.gateway_web_dir / "node_modules"
 
-    def render(title: str, main: str, module: str | None) -> HTMLResponse:
+    def render(
+        title: str, main: str, module: str | None, imports: tuple[str, ...] = ()
+    ) -> HTMLResponse:
         return HTMLResponse(
             layout(
                 title,
@@ -143,13 +152,15 @@ def pages_router(
                 banner=banner,
                 auth_enforced=auth_enforced,
                 settings=settings,
+                imports=imports,
             )
         )
 
     def page_route(page: Page) -> Callable[[], HTMLResponse]:
         # No parameters: FastAPI would read them from the query (`?page=` is a filter).
         def serve() -> HTMLResponse:
-            return render(page.title, (PORTAL_DIR / page.fragment).read_text(), page.module)
+            fragment = (PORTAL_DIR / page.fragment).read_text()
+            return render(page.title, fragment, page.module, page.imports)
 
         return serve
 

@@ -205,7 +205,9 @@ export function view(parent, { id, title, load, render, isEmpty = () => false, w
         el.dataset.state = "empty";
         body.append(h("p.state.empty", {}, "No data in this time range and filters."));
       } else {
+        const began = performance.now();
         render(data, body);
+        el.dataset.renderMs = String(Math.round(performance.now() - began)); // for bench_portal
         el.dataset.state = "ready";
       }
     } catch (error) {
