@@ -69,13 +69,13 @@ class GatewaySettings(RuntimeSettings):
         "", description="Ingest API key of the portal's SDK (visible to browsers by nature)."
     )
     gateway_web_dir: Path = Field(
-        DEFAULT_WEB_DIR,
+        default_factory=lambda: DEFAULT_WEB_DIR,
         description="Folder holding the portal's `node_modules` (Chart.js, the HyperDX "
         "browser SDK; npm, pinned), served under `/assets/vendor/`; default the "
         "repository's `services/gateway/web`.",
     )
     gateway_docs_dir: Path = Field(
-        DEFAULT_DOCS_DIR,
+        default_factory=lambda: DEFAULT_DOCS_DIR,
         description="Folder of the markdown documents the portal's Docs page (`/guide`) "
         "renders; default the repository's `docs/`.",
     )
