@@ -118,13 +118,21 @@ def build_router(provider: StoreProvider) -> APIRouter:
         store: StoreDep,
         window: TimeRangeParam,
         filters: ProcessFiltersParam,
-        wait_from: Annotated[str, Query(max_length=200)] = "inspection.scheduled",
-        wait_to: Annotated[str, Query(max_length=200)] = "inspection.completed",
+        wait_from: Annotated[
+            str | None, Query(max_length=200, description="Default inspection.scheduled.")
+        ] = None,
+        wait_to: Annotated[
+            str | None, Query(max_length=200, description="Default inspection.completed.")
+        ] = None,
         limit: Limit = 20,
         samples: Samples = 3,
     ) -> VendorsResponse:
         s = scope(store, window, filters)
-        Scope(s.runner, window, "orders", filters).check([wait_from, wait_to], "wait_from/wait_to")
+        given = [step for step in (wait_from, wait_to) if step is not None]
+        if given:
+            Scope(s.runner, window, "orders", filters).check(given, "wait_from/wait_to")
+        wait_from = wait_from or "inspection.scheduled"
+        wait_to = wait_to or "inspection.completed"
         result = views.vendors(s, wait_from, wait_to, limit, samples)
         result.queries = s.runner.ran
         return result
