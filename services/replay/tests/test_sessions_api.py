@@ -18,8 +18,10 @@ def test_list_newest_first_with_counts(client: TestClient) -> None:
     page = client.get("/api/sessions").json()
     assert [s["session_id"] for s in page["sessions"]] == [BROKEN, NO_RECORDING, SESSION]
     assert page["total"] == 3 and page["next_offset"] is None
-    assert "FROM replay_sessions" in page["query"]["sql"]
-    assert page["query"]["parameters"] == {"limit": 50, "offset": 0}
+    ids_query, figures_query = page["queries"]
+    assert "FROM replay_sessions" in ids_query["sql"]
+    assert ids_query["parameters"] == {"limit": 50, "offset": 0}
+    assert figures_query["parameters"] == {"ids": [BROKEN, NO_RECORDING, SESSION]}
     ref = page["sessions"][2]
     assert ref["started_ns"] == T0 and ref["ended_ns"] == T0 + 60 * S
     assert ref["duration_ms"] == 60_000

@@ -82,7 +82,10 @@ class ShownQuery(BaseModel):
 
 class SessionPage(BaseModel):
     sessions: list[SessionSummary]
-    query: ShownQuery = Field(description="The SQL behind this page, to see and re-run.")
+    queries: list[ShownQuery] = Field(
+        description="The SQL behind this page, to see and re-run: the page's session ids "
+        "(filters, sort), then their figures."
+    )
     total: int
     limit: int
     offset: int

@@ -102,16 +102,21 @@ def build_router(provider: StoreProvider) -> APIRouter:
             "until_ns": _ns(until),
         }
         query = summary.list_query(filters, sort, limit, offset)
-        rows = store.query(query.sql, query.parameters)
-        total = int(rows[0]["total"]) if rows else 0
-        if not rows and offset:
+        found = store.query(query.sql, query.parameters)
+        total = int(found[0]["total"]) if found else 0
+        if not found and offset:
             # Past the end: the total still tells the client where the end is.
             probe = summary.list_query(filters, sort, 1, 0)
-            found = store.query(probe.sql, probe.parameters)
-            total = int(found[0]["total"]) if found else 0
+            first = store.query(probe.sql, probe.parameters)
+            total = int(first[0]["total"]) if first else 0
+        ids = [r["session_id"] for r in found]
+        rows = summary.page_sessions(store, ids) if ids else []
         return SessionPage(
             sessions=[summary_model(r) for r in rows],
-            query=ShownQuery(sql=query.sql, parameters=query.parameters),
+            queries=[
+                ShownQuery(sql=query.sql.strip(), parameters=query.parameters),
+                ShownQuery(sql=summary.PAGE_SESSIONS.strip(), parameters={"ids": ids}),
+            ],
             total=total,
             limit=limit,
             offset=offset,
