@@ -174,6 +174,70 @@ def timed(fn: Any, runs: int) -> tuple[float, float]:
     return statistics.median(samples), percentile(samples, 0.95)
 
 
+SPAN_COLUMNS = ("Timestamp", "TraceId", "SpanId", "ParentSpanId", "SpanName", "ServiceName",
+                "ResourceAttributes", "SpanAttributes", "StatusCode")  # fmt: skip
+SPAN_MIX = (
+    ["HTTP POST"] * 30 + ["click"] * 12 + ["longtask"] * 12 + ["HTTP GET"] * 4
+    + ["resourceFetch"] * 6 + ["webvitals"] + ["documentLoad"] + ["routeChange"] * 2
+    + ["visibility"] + ["page.order_detail"] + ["email.read"] * 3
+)  # fmt: skip
+
+
+def store_list_sessions(store: Store, sessions: int, rng: random.Random) -> int:
+    """Sessions of ~60 spans each (the seed taxonomy's mix, a few frustration signals
+    and errors, visitor and identity attributes), as the list reads them."""
+    rows: list[list[Any]] = []
+    total = 0
+    for n in range(sessions):
+        sid = f"list-{n}"
+        start = (DAY0_MS + rng.randint(0, 14 * 86_400_000)) * MS
+        visitor = {
+            "visitor.city": rng.choice(["Chicago", "Denver", "Austin", "Boston"]),
+            "visitor.country": "US",
+            "visitor.returning": rng.choice(["true", "false"]),
+            "user.email": f"op{n % 40}@example.test",
+        }
+        names = [rng.choice(SPAN_MIX) for _ in range(60)]
+        names += ["rage_click"] * (rng.random() < 0.1) + ["dead_click"] * (rng.random() < 0.2)
+        for i, name in enumerate(names):
+            attrs = {**visitor, "location.href": f"https://app.test/o/{i % 5}"}
+            status = "Error" if rng.random() < 0.01 else "Unset"
+            rows.append([start + i * 5_000 * MS, f"{n:016x}{i:016x}", f"{i:016x}", "", name,
+                         "bench-portal", {"rum.sessionId": sid}, attrs, status])  # fmt: skip
+        if len(rows) >= 20_000:
+            store.insert("otel_traces", rows, SPAN_COLUMNS)
+            total += len(rows)
+            rows = []
+    if rows:
+        store.insert("otel_traces", rows, SPAN_COLUMNS)
+        total += len(rows)
+    return total
+
+
+# What the list would cost without the summary: the same figures from the raw spans.
+RAW_LIST = """
+SELECT ResourceAttributes['rum.sessionId'] AS session_id, min(Timestamp) AS started,
+    max(Timestamp) AS ended, countIf(SpanName IN ('documentLoad', 'routeChange')) AS views,
+    uniqExactIf(SpanAttributes['location.href'], SpanName IN ('documentLoad', 'routeChange'))
+        AS pages,
+    uniqExactIf(cityHash64(toUnixTimestamp64Milli(Timestamp), SpanAttributes['target_xpath']),
+        SpanName = 'click' AND ParentSpanId = '') AS clicks,
+    countIf(StatusCode = 'Error') AS errors,
+    countIf(SpanName IN ('rage_click', 'dead_click', 'excessive_scroll', 'quick_back'))
+        AS frustration,
+    argMaxIf(SpanAttributes['user.email'], Timestamp, SpanAttributes['user.email'] != '')
+        AS email,
+    max(SpanAttributes['visitor.city']) AS city,
+    max(SpanAttributes['visitor.returning'] = 'true') AS returning,
+    count() OVER () AS total
+FROM otel_traces
+WHERE session_id != ''
+GROUP BY session_id
+ORDER BY frustration DESC, errors DESC, started DESC
+LIMIT 50
+"""
+
+
 class PageHead(msgspec.Struct):
     """A page's cursor and events, each kept as raw JSON: the body is read, checked as
     JSON and split by event, not turned into Python objects (the browser parses it)."""
@@ -198,6 +262,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--browser-runs", type=int, default=5)
     parser.add_argument("--gzip-level", type=int, default=ReplaySettings().replay_gzip_level)
+    parser.add_argument(
+        "--list-sessions", type=int, default=5000, help="sessions of spans for the list"
+    )
     args = parser.parse_args()
     level = args.gzip_level
 
@@ -227,6 +294,9 @@ def main() -> None:
         " AND Timestamp <= fromUnixTimestamp64Milli({t:Int64})",
         {"s": target, "t": DAY0_MS + 40},
     ))  # fmt: skip
+
+    spans = store_list_sessions(store, args.list_sessions, rng)
+    print(f"stored {args.list_sessions} more sessions with {spans} spans for the list")
 
     with (
         live_servers(store, settings=ReplaySettings(replay_gzip_level=level)) as servers,
@@ -263,6 +333,10 @@ def main() -> None:
         )
         bare_all = timed(lambda: store.query(BARE_ALL, {"s": target}), max(5, args.runs // 3))
         opens = browser_open(servers.replay, target, args.browser_runs)
+        listing = timed(
+            lambda: client.get("/api/sessions", params={"sort": "frustration"}).json(), args.runs
+        )
+        raw_list = timed(lambda: store.query(RAW_LIST), max(5, args.runs // 3))
 
     table = [
         ("first events: `GET /events` first page over HTTP, gzip", first),
@@ -270,8 +344,10 @@ def main() -> None:
         (f"full load: every page ({wire['pages']}) over HTTP, gzip", full),
         ("baseline: bare SQL of all the session's rows", bare_all),
         ("page opens in Chromium: navigation start to first frame built", opens),
+        ("session list `GET /api/sessions?sort=frustration` (summary)", listing),
+        ("baseline: the same list computed from otel_traces", raw_list),
     ]
-    print("\n| measure (30-minute session) | p50 | p95 |\n|---|---:|---:|")
+    print("\n| measure | p50 | p95 |\n|---|---:|---:|")
     for label, (p50, p95) in table:
         print(f"| {label} | {p50:.1f} ms | {p95:.1f} ms |")
     per_minute = wire["all"] / MINUTES / 1e3
