@@ -1,8 +1,8 @@
 """The event log as files for process-mining tools, streamed: OCEL 2.0 JSON (objects:
 orders, vendors, operators; every domain event related to its order, vendor and
-operator) and XES (one trace per order, for case-centric tools). Events are read in
-pages by keyset on process_events' sort key (order, time, span), so a large export
-never sits in memory.
+operator) and XES (one trace per order, for case-centric tools). Events are read by one
+query in process_events' sort key order (order, time) and streamed block by block, so a
+large export never sits in memory.
 
 OCEL 2.0 JSON: https://www.ocel-standard.org/ (objectTypes, eventTypes, objects with
 attributes and relationships, events with attributes and relationships). XES: IEEE
@@ -11,6 +11,7 @@ attributes and relationships, events with attributes and relationships). XES: IE
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from xml.sax.saxutils import quoteattr
 
 import orjson
 
+from exos_common.store.client import clickhouse_errors
 from exos_query_api.categories import category_of
 from exos_query_api.process.eventlog import (
     RANGE,
@@ -26,10 +28,9 @@ from exos_query_api.process.eventlog import (
     case_filter,
     without_categories,
 )
-from exos_query_api.runner import QueryRunner
+from exos_query_api.runner import QueryRunner, RanQuery
 from exos_query_api.timerange import TimeRange
 
-PAGE_ROWS = 5000
 CHUNK_BYTES = 256 * 1024  # what a download yields at a time
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -67,18 +68,25 @@ FROM process_events
 WHERE OperatorId != '' AND {RANGE}/*CASES*/
 GROUP BY id ORDER BY id
 """
-# One page of events after the key (order, time, span) of the last one sent.
-EVENTS_PAGE = f"""
+# Every event, in the table's order (order, time): read in order, streamed in blocks.
+EVENTS = f"""
 SELECT OrderId AS order_id, Timestamp AS ts, SpanId AS span_id, Activity AS activity,
     VendorId AS vendor_id, OperatorId AS operator_id, SessionId AS session_id,
     {_EVENT_KEYS} AS attributes
 FROM process_events
 WHERE {RANGE}/*CASES*//*ORDERS*/
-    AND (OrderId, Timestamp, SpanId) > ({{after_order:String}}, {{after_ts:DateTime64(9)}},
-                                         {{after_span:String}})
 ORDER BY OrderId, Timestamp, SpanId
-LIMIT {{page:UInt32}}
 """
+EVENT_COLUMNS = (
+    "order_id",
+    "ts",
+    "span_id",
+    "activity",
+    "vendor_id",
+    "operator_id",
+    "session_id",
+    "attributes",
+)
 
 
 class EventLogExport:
@@ -94,17 +102,29 @@ class EventLogExport:
         return self.runner.rows(statement, bound(self.window, self.filters, **parameters))
 
     def events(self, orders_only: bool) -> Iterator[dict[str, Any]]:
-        sql = EVENTS_PAGE.replace("/*ORDERS*/", " AND OrderId != ''" if orders_only else "")
-        after: tuple[str, datetime, str] = ("", datetime(1970, 1, 1), "")
-        while True:
-            page = self.rows(
-                sql, after_order=after[0], after_ts=after[1], after_span=after[2], page=PAGE_ROWS
+        """Every event, streamed block by block (one query, never all in memory)."""
+        sql = EVENTS.replace("/*CASES*/", case_filter(self.filters)).replace(
+            "/*ORDERS*/", " AND OrderId != ''" if orders_only else ""
+        )
+        parameters = bound(self.window, self.filters)
+        began = time.perf_counter()
+        count = 0
+        with (
+            clickhouse_errors(),
+            self.runner.store.client.query_row_block_stream(sql, parameters=parameters) as blocks,
+        ):
+            for block in blocks:
+                count += len(block)
+                for row in block:
+                    yield dict(zip(EVENT_COLUMNS, row, strict=True))
+        self.runner.ran.append(
+            RanQuery(
+                sql=sql.strip(),
+                parameters=parameters,
+                elapsed_ms=round((time.perf_counter() - began) * 1000, 3),
+                rows=count,
             )
-            yield from page
-            if len(page) < PAGE_ROWS:
-                return
-            last = page[-1]
-            after = (last["order_id"], last["ts"], last["span_id"])
+        )
 
 
 def buffered(pieces: Iterator[bytes]) -> Iterator[bytes]:
