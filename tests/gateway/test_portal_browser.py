@@ -229,6 +229,7 @@ def test_time_range_and_filter_are_kept_in_the_url_and_refetch(
 
     # A filter from the shell: only sessions that viewed /inbox.
     page.select_option("select[name=filter-key]", "page")
+    page.wait_for_selector('#filter-suggestions option[value="/inbox"]', state="attached")
     page.fill("#filter-value", "/inbox")
     with page.expect_request(lambda r: "/api/analytics/overview" in r.url and "page=" in r.url):
         page.click("text=Add filter")
