@@ -290,3 +290,26 @@ def test_bad_parameters_get_422_with_a_reason(
     response = client.get(path, params=params)
     assert response.status_code == 422
     assert reason in response.json()["error"]["message"]
+
+
+def test_filters_choose_whole_cases(client: TestClient) -> None:
+    # V-2 is set from the assignment on, yet O6, O3 and O4 keep their order.created.
+    by_vendor = get(client, "/api/process/conformance", vendor="V-2")
+    assert (by_vendor["conforming"], by_vendor["total"]) == (1, 3)  # O6
+    by_reviewer = get(client, "/api/process/funnel", operator="op-q")
+    assert [lvl["cases"] for lvl in by_reviewer["levels"]] == [5, 5, 4, 4, 4, 4, 4]
+    milestones = get(
+        client,
+        "/api/process/variants",
+        categories="Order Lifecycle,Valuation,Field Work,Quality Control,Document,Other",
+    )
+    assert milestones["variants"][0]["path"] == [
+        "order.created",
+        "appraisal.assigned",
+        "inspection.scheduled",
+        "inspection.completed",
+        "review.started",
+        "report.submitted",
+        "order.closed",
+    ]
+    assert get(client, "/api/process/variants", over="pages", service="other")["total_cases"] == 0
