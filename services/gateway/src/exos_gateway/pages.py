@@ -54,7 +54,15 @@ VENDOR = {
     "hyperdx.js": "@hyperdx/browser/build/index.js",
 }
 
-SHELL_MODULES = ("portal.js", "dom.js", "render.js", "shortcuts.js", "format.js", "generic.js")
+SHELL_MODULES = (
+    "portal.js",
+    "dom.js",
+    "render.js",
+    "shortcuts.js",
+    "suggest.js",
+    "format.js",
+    "generic.js",
+)
 
 # Portal assets by suffix; anything else under portal/ (the HTML fragments) is not served.
 ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}

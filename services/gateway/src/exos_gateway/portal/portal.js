@@ -4,6 +4,7 @@
 import { createShortcuts } from "/assets/shortcuts.js";
 import { fmt } from "/assets/format.js";
 import { h } from "/assets/dom.js";
+import { suggestions } from "/assets/suggest.js";
 
 export { fmt, h };
 export { kpis, table, chart, bars, PALETTE } from "/assets/render.js";
@@ -421,8 +422,9 @@ function filterBar() {
   const key = h("select", { name: "filter-key", "aria-label": "Filter on" }, FILTER_KEYS.map((k) => h("option", { value: k }, k)));
   const value = h("input", { name: "filter-value", id: "filter-value", placeholder: "filter value  ( / )", "aria-label": "Filter value", autocomplete: "off", list: "filter-suggestions" });
   const list = h("datalist", { id: "filter-suggestions" });
+  const { from, to } = sharedState();
   const suggest = () =>
-    suggestions(key.value).then((values) => list.replaceChildren(...values.map((v) => h("option", { value: v }))));
+    suggestions(key.value, (path, extra) => api(path, { ...extra, from, to }, { shared: false })).then((values) => list.replaceChildren(...values.map((v) => h("option", { value: v }))));
   key.addEventListener("change", suggest);
   value.addEventListener("focus", suggest, { once: true });
   return h(
@@ -440,30 +442,6 @@ function filterBar() {
     h("button", { type: "submit" }, "Add filter"),
     chips,
   );
-}
-
-// Where the values a filter can take come from (in the current time range).
-const SUGGESTIONS = {
-  page: ["/api/analytics/pages", { limit: 50 }, (d) => d.pages.map((r) => r.page)],
-  operator: ["/api/process/operators", { limit: 100 }, (d) => d.operators.map((r) => r.operator_id)],
-  team: ["/api/process/operators", { limit: 100 }, (d) => [...new Set(d.operators.map((r) => r.team))]],
-  vendor: ["/api/ocpm/vendors", {}, (d) => d.vendors.map((r) => r.vendor_id)],
-};
-for (const dimension of ["service", "browser", "os", "device", "country", "city"]) {
-  SUGGESTIONS[dimension] = ["/api/analytics/breakdown", { dimension }, (d) => d.rows.map((r) => r.value)];
-}
-
-/** Values seen for a filter key (nothing when the API cannot say). */
-async function suggestions(key) {
-  const source = SUGGESTIONS[key];
-  if (!source) return [];
-  const [path, extra, pick] = source;
-  const { from, to } = sharedState();
-  try {
-    return pick(await api(path, { ...extra, from, to }, { shared: false })).filter(Boolean);
-  } catch {
-    return [];
-  }
 }
 
 /** Pages call this to add a filter from a click (e.g. a browser in a breakdown). */
