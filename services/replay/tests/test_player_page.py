@@ -6,13 +6,15 @@ without recording, of a broken recording and of an unknown id."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from live import CHROMIUM, CHROMIUM_ARGS, live_servers
 from playwright.sync_api import Browser, Page, sync_playwright
-from replay_fixtures import BROKEN, NO_RECORDING, SESSION
+from replay_fixtures import BROKEN, NO_RECORDING, SESSION, T0, SessionRows, record_page
 
 from exos_common.store import Store
+from exos_common.testing.stores import open_migrated_store
 
 SEEK_TOLERANCE_MS = 100
 
@@ -150,3 +152,24 @@ def test_opens_at_a_given_moment(page: Page, replay_url: str) -> None:
     page.wait_for_selector("body[data-loaded='true']")
     page.wait_for_function("() => window.exosPlayer.replayer.getCurrentTime() > 0")
     assert abs(current_ms(page) - 12_000) <= SEEK_TOLERANCE_MS
+
+
+def test_events_the_player_cannot_use_are_said(browser: Browser, chdb_path: Path) -> None:
+    store, settings = open_migrated_store(chdb_path, "skipped")
+    rows = SessionRows("fix-skip", T0)
+    record_page(rows, "Page with a cut event", 60)
+    rows.replay[3][2] = '{"type":3,"data":{"source":3,'  # the first scroll, cut short
+    rows.write(store)
+    try:
+        with live_servers(store) as servers:
+            page = browser.new_page()
+            page.goto(f"{servers.replay}/replay/fix-skip")
+            page.wait_for_selector("body[data-loaded='true']")
+            text = page.evaluate("() => window.replayer.iframe.contentDocument.body.innerText")
+            assert "Page with a cut event" in text
+            notice = page.text_content("#notice") or ""
+            assert "1 recorded event(s) could not be replayed (not JSON" in notice
+            page.close()
+    finally:
+        store.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+        store.close()

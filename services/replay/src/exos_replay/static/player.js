@@ -158,11 +158,19 @@
     setState("ready");
     requestAnimationFrame(loop);
     let pages = 1;
+    const skipped = [...page.skipped];
     while (page.next) {
       $("#loading").textContent = `loading… (${pages} pages)`;
       page = await getJSON(`${api}/events?after=${encodeURIComponent(page.next)}`);
       for (const event of page.events) replayer.addEvent(event);
+      skipped.push(...page.skipped);
       pages += 1;
+    }
+    player.skipped = skipped;
+    if (skipped.length) {
+      // Said, not swallowed: which recorded events the player could not use, and why.
+      const reasons = [...new Set(skipped.map((s) => s.reason))].join("; ");
+      notice(`${skipped.length} recorded event(s) could not be replayed (${reasons}).`, "warning");
     }
     $("#loading").textContent = "";
     player.loaded = true;
