@@ -236,14 +236,19 @@ def test_anomaly_on_rage_clicks_with_sessions(client: TestClient) -> None:
     )
     values = [p["value"] for p in body["points"]]
     assert values == [0, 1, 2, 1, 2, 8, 0, 0, 0]
-    # 11-06 against 1, 2, 1, 2: mean 1.5, sd 0.5 -> z = 13.
+    # 11-06 against 1, 2, 1, 2: mean 1.5, sd 0.5 (floored to 1) -> z = 6.5.
     assert [(a["bucket"], a["z"], a["direction"]) for a in body["anomalies"]] == [
-        ("2026-11-06T00:00:00", 13.0, "spike")
+        ("2026-11-06T00:00:00", 6.5, "spike")
     ]
+    assert body["anomalies"][0]["sd"] == 0.5
     assert body["anomalies"][0]["samples"] == [
         {"session_id": "X", "at": "2026-11-06T14:00:00"},
         {"session_id": "Y", "at": "2026-11-06T15:00:00"},
     ]
+    # By hour: five at 14:00 after 24 empty hours (mean 0, sd 0 -> 1): z = 5. At 15:00
+    # three against mean 5/24 and sd ~1: z < 3.
+    hourly = get(client, "/api/process/anomalies", series="rage_clicks")
+    assert [(a["bucket"], a["z"]) for a in hourly["anomalies"]] == [("2026-11-06T14:00:00", 5.0)]
     orders = get(client, "/api/process/anomalies", series="orders", bucket="day", window=3)
     assert [p["value"] for p in orders["points"]] == [0, 3, 1, 1, 1, 0, 0, 0, 0]
 

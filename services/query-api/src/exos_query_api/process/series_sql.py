@@ -60,7 +60,9 @@ PROCESS_SERIES = frozenset({"orders", "events", "activity"})
 _BUCKET = "toStartOfInterval(toDateTime(ts, 'UTC'), toIntervalSecond({bucket_s:UInt32}))"
 
 # Rolling z-score: each bucket against the mean and standard deviation of the `window`
-# buckets before it (empty buckets count as 0).
+# buckets before it (empty buckets count as 0). The deviation is floored at 1 (these are
+# counts): a burst after a flat baseline (no errors all day, then 40) is the anomaly to
+# catch, and a zero deviation would hide it.
 ANOMALY_POINTS = f"""
 WITH series AS (/*SERIES*/),
 counts AS (
@@ -73,7 +75,7 @@ counts AS (
         STEP {{bucket_s:UInt32}}
 )
 SELECT bucket, value, mean, sd, baseline,
-    if(baseline >= 2 AND sd > 0, (value - mean) / sd, 0) AS z
+    if(baseline >= 2, (value - mean) / greatest(sd, 1), 0) AS z
 FROM (
     SELECT bucket, value,
         avg(value) OVER w AS mean,
