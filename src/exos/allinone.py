@@ -60,14 +60,17 @@ OPEN_BANNER = (
 )
 
 
-def all_in_one_gateway_settings() -> GatewaySettings:
+def all_in_one_gateway_settings(otlp_url: str | None = None) -> GatewaySettings:
     """The portal of `exos up` runs open on localhost unless auth is configured; plain
-    HTTP, so its session cookie cannot be Secure-only."""
+    HTTP, so its session cookie cannot be Secure-only. Its ingest URL (shown on the home
+    page, used by its own telemetry) is this process's OTLP port."""
     defaults: dict[str, object] = {}
     if "EXOS_GATEWAY_AUTH" not in os.environ:
         defaults["gateway_auth"] = "none"
     if "EXOS_GATEWAY_COOKIE_SECURE" not in os.environ:
         defaults["gateway_cookie_secure"] = False
+    if otlp_url and "EXOS_GATEWAY_INSTRUMENT_URL" not in os.environ:
+        defaults["gateway_instrument_url"] = otlp_url
     return GatewaySettings(**defaults)  # type: ignore[arg-type]
 
 
@@ -158,7 +161,11 @@ class Platform:
         for reader in readers:
             await self._stack.enter_async_context(_lifespan(reader))
         ingest = create_ingest(IngestSettings(), bus=bus)
-        gateway_settings = all_in_one_gateway_settings()
+        listening = self.options.host
+        shown_host = "127.0.0.1" if listening in ("0.0.0.0", "::", "") else listening
+        gateway_settings = all_in_one_gateway_settings(
+            f"http://{shown_host}:{self.options.otlp_port}" if self.options.otlp_port else None
+        )
         portal = create_gateway(
             gateway_settings,
             services=[enrich, *readers],

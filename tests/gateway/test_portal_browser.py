@@ -120,7 +120,7 @@ def test_home_shows_where_to_send_data_and_what_is_loaded(page: Page, demo: Demo
     shoot(page, "home")
     assert states(page) == {"quick-start": "ready", "stats": "ready"}
     expect(page.locator("#banner")).to_contain_text("no login")
-    expect(page.locator("#otlp-url")).to_have_text("http://127.0.0.1:4318")
+    expect(page.locator("#otlp-url")).to_have_text(f"http://127.0.0.1:{demo.ports['otlp']}")
     spans = demo.count("SELECT count() FROM otel_traces")
     table = page.locator('[data-view="stats"] table.data tbody tr', has_text="otel_traces")
     assert number(table.locator("td").nth(1).inner_text()) == spans
