@@ -22,6 +22,7 @@ def test_list_newest_first_with_counts(client: TestClient) -> None:
     assert "FROM replay_sessions" in ids_query["sql"]
     assert ids_query["parameters"] == {"limit": 50, "offset": 0}
     assert figures_query["parameters"] == {"ids": [BROKEN, NO_RECORDING, SESSION]}
+    assert (ids_query["rows"], figures_query["rows"]) == (3, 3)
     ref = page["sessions"][2]
     assert ref["started_ns"] == T0 and ref["ended_ns"] == T0 + 60 * S
     assert ref["duration_ms"] == 60_000

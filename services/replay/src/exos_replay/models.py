@@ -76,8 +76,12 @@ class SessionSummary(BaseModel):
 
 
 class ShownQuery(BaseModel):
+    """The shape of query-api's `RanQuery`, which the portal's "SQL" button shows."""
+
     sql: str = Field(description="The statement, with `{name:Type}` placeholders.")
     parameters: dict[str, Any] = Field(description="The values bound to the placeholders.")
+    elapsed_ms: float
+    rows: int
 
 
 class SessionPage(BaseModel):

@@ -1,6 +1,7 @@
 """`/api/sessions`: the session list (from the summary only) and one session's detail
 (summary, pages visited, replay integrity checked chunk by chunk)."""
 
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -102,7 +103,9 @@ def build_router(provider: StoreProvider) -> APIRouter:
             "until_ns": _ns(until),
         }
         query = summary.list_query(filters, sort, limit, offset)
+        began = time.perf_counter()
         found = store.query(query.sql, query.parameters)
+        ids_ms = (time.perf_counter() - began) * 1000
         total = int(found[0]["total"]) if found else 0
         if not found and offset:
             # Past the end: the total still tells the client where the end is.
@@ -110,12 +113,24 @@ def build_router(provider: StoreProvider) -> APIRouter:
             first = store.query(probe.sql, probe.parameters)
             total = int(first[0]["total"]) if first else 0
         ids = [r["session_id"] for r in found]
+        began = time.perf_counter()
         rows = summary.page_sessions(store, ids) if ids else []
+        figures_ms = (time.perf_counter() - began) * 1000
         return SessionPage(
             sessions=[summary_model(r) for r in rows],
             queries=[
-                ShownQuery(sql=query.sql.strip(), parameters=query.parameters),
-                ShownQuery(sql=summary.PAGE_SESSIONS.strip(), parameters={"ids": ids}),
+                ShownQuery(
+                    sql=query.sql.strip(),
+                    parameters=query.parameters,
+                    elapsed_ms=round(ids_ms, 3),
+                    rows=len(found),
+                ),
+                ShownQuery(
+                    sql=summary.PAGE_SESSIONS.strip(),
+                    parameters={"ids": ids},
+                    elapsed_ms=round(figures_ms, 3),
+                    rows=len(rows),
+                ),
             ],
             total=total,
             limit=limit,
