@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -355,6 +356,7 @@ def main() -> None:
     print(f"replay on the wire: {per_minute:.1f} KB per session minute (gzip level {level});")
     print(f"as JSON: {json_bytes / MINUTES / 1e3:.1f} KB per session minute")
     store.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def browser_open(base: str, session: str, runs: int) -> tuple[float, float]:
