@@ -82,6 +82,12 @@ class ConsumerLoop:
         self._handler: StreamHandler | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # Held while a fetched batch is handled (published, inserted, committed) and
+        # while a rebalance callback runs: Kafka's client runs the rebalance in its own
+        # task, and a revoke that let the group re-join while a transaction was still
+        # committing made the next owner start from the offsets before it (the batch
+        # was produced twice; seen with two enrich replicas and one killed).
+        self._processing = asyncio.Lock()
         self.last_progress = time.monotonic()
         self.failure: BaseException | None = None
 
@@ -103,14 +109,16 @@ class ConsumerLoop:
         self._task = asyncio.create_task(self._run(), name=f"consume-{self._config.group_id}")
 
     async def _on_assign(self, partitions: set[TopicPartition]) -> None:
-        if self._handler is not None and self.failure is None:
-            await self._handler.partitions_assigned(partitions)
+        async with self._processing:
+            if self._handler is not None and self.failure is None:
+                await self._handler.partitions_assigned(partitions)
 
     async def _on_revoke(self, partitions: set[TopicPartition]) -> None:
         # The first assignment happens while the consumer is created, before the handler;
         # after a failure the handler's state is suspect: leave it all uncommitted.
-        if self._handler is not None and self.failure is None:
-            await self._handler.partitions_revoked(partitions)
+        async with self._processing:
+            if self._handler is not None and self.failure is None:
+                await self._handler.partitions_revoked(partitions)
 
     async def _run(self) -> None:
         assert self._consumer is not None and self._handler is not None
@@ -120,9 +128,10 @@ class ConsumerLoop:
                 records = await self._consumer.fetch(
                     self._config.fetch_max_records, self._config.fetch_timeout_s
                 )
-                if records:
-                    await self._handler.handle(await self._decode(records))
-                await self._handler.tick()
+                async with self._processing:
+                    if records:
+                        await self._handler.handle(await self._decode(records))
+                    await self._handler.tick()
                 self.last_progress = time.monotonic()
                 if self.last_progress >= next_lag:
                     await self._refresh_lag()

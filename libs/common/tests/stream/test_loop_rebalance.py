@@ -1,0 +1,88 @@
+"""A rebalance waits for the batch being handled: the revoke callback runs only after
+the handler finished publishing and committing, so the partition's next owner starts
+after that commit, never before it (which would process the batch twice)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry
+
+from exos_common.bus import Consumer, OutgoingRecord, TopicPartition
+from exos_common.bus.memory import InProcessBus
+from exos_common.bus.port import TopicSpec
+from exos_common.stream.loop import ConsumerLoop, Decoded, LoopConfig
+from exos_common.stream.metrics import ConsumerMetrics
+
+TOPIC = "loop.rebalance"
+
+
+class SlowHandler:
+    """Handles one batch slowly (an in-flight transaction) and records the order."""
+
+    def __init__(self, consumer: Consumer, events: list[str], release: asyncio.Event) -> None:
+        self.consumer = consumer
+        self.events = events
+        self.release = release
+        self.handling = asyncio.Event()
+
+    async def handle(self, batch: Sequence[Decoded]) -> None:
+        self.events.append("handle-start")
+        self.handling.set()
+        await self.release.wait()
+        offsets = {r.record.topic_partition: r.record.next_offset for r in batch}
+        await self.consumer.commit(offsets)
+        self.events.append("committed")
+
+    async def tick(self) -> None:
+        return None
+
+    async def partitions_assigned(self, partitions: set[TopicPartition]) -> None:
+        return None
+
+    async def partitions_revoked(self, partitions: set[TopicPartition]) -> None:
+        self.events.append("revoke")
+
+    async def drain(self) -> None:
+        return None
+
+
+async def test_revoke_waits_for_the_batch_in_flight() -> None:
+    bus = InProcessBus()
+    # The records are not pipeline messages: they go to the dead-letter topic, the
+    # handler still owns and commits their offsets.
+    await bus.ensure_topics([TopicSpec(TOPIC, 2, 1, {}), TopicSpec("exos.deadletter", 1, 1, {})])
+    await bus.publish_many(
+        [OutgoingRecord(TOPIC, b"x", key=f"k{i}".encode(), headers=[]) for i in range(10)]
+    )
+    events: list[str] = []
+    release = asyncio.Event()
+    handlers: list[SlowHandler] = []
+
+    def factory(consumer: Consumer) -> SlowHandler:
+        handlers.append(SlowHandler(consumer, events, release))
+        return handlers[-1]
+
+    loop = ConsumerLoop(
+        bus,
+        LoopConfig(topics=(TOPIC,), group_id="g"),
+        factory,
+        ConsumerMetrics(CollectorRegistry()),
+    )
+    await loop.start()
+    await asyncio.wait_for(handlers[0].handling.wait(), 5)
+    # A second member joins while the first is inside handle(): the group rebalances.
+    joining = asyncio.create_task(bus.consumer([TOPIC], "g"))
+    await asyncio.sleep(0.2)
+    assert events == ["handle-start"]  # the revoke is waiting for the batch
+    release.set()
+    second = await asyncio.wait_for(joining, 5)
+    assert events[:3] == ["handle-start", "committed", "revoke"]
+    # What the first member committed is where the new owner starts: nothing twice.
+    moved = second.assignment()
+    assert moved
+    for tp in moved:
+        assert await second.committed(tp) is not None
+    await second.close()
+    await loop.stop()
