@@ -235,7 +235,8 @@ def test_anomaly_on_rage_clicks_with_sessions(client: TestClient) -> None:
         client, "/api/process/anomalies", series="rage_clicks", bucket="day", window=4, threshold=5
     )
     values = [p["value"] for p in body["points"]]
-    assert values == [0, 1, 2, 1, 2, 8, 0, 0, 0]
+    # From the first span (11-02) to the end of the range.
+    assert values == [1, 2, 1, 2, 8, 0, 0, 0]
     # 11-06 against 1, 2, 1, 2: mean 1.5, sd 0.5 (floored to 1) -> z = 6.5.
     assert [(a["bucket"], a["z"], a["direction"]) for a in body["anomalies"]] == [
         ("2026-11-06T00:00:00", 6.5, "spike")
@@ -250,7 +251,8 @@ def test_anomaly_on_rage_clicks_with_sessions(client: TestClient) -> None:
     hourly = get(client, "/api/process/anomalies", series="rage_clicks")
     assert [(a["bucket"], a["z"]) for a in hourly["anomalies"]] == [("2026-11-06T14:00:00", 5.0)]
     orders = get(client, "/api/process/anomalies", series="orders", bucket="day", window=3)
-    assert [p["value"] for p in orders["points"]] == [0, 3, 1, 1, 1, 0, 0, 0, 0]
+    assert [p["value"] for p in orders["points"]] == [3, 1, 1, 1, 0, 0, 0, 0]
+    assert orders["points"][0]["bucket"] == "2026-11-02T00:00:00" and not orders["anomalies"]
 
 
 def test_page_flows_variants_rework_conformance(client: TestClient) -> None:

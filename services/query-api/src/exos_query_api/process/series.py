@@ -106,7 +106,11 @@ def anomalies(
     baseline = ask.window or DEFAULT_WINDOW[ask.bucket]
     extra = {"activity": ask.activity} if ask.series == "activity" else {}
     parameters = bound(window, filters, bucket_s=bucket_s, baseline=baseline, **extra)
-    rows = runner.rows(series_sql.ANOMALY_POINTS.replace("/*SERIES*/", source), parameters)
+    table = "process_events" if ask.series in series_sql.PROCESS_SERIES else "span_facts"
+    sql = series_sql.ANOMALY_POINTS.replace("/*SERIES*/", source).replace(
+        "/*DATA_START*/", series_sql.DATA_START[table]
+    )
+    rows = runner.rows(sql, parameters)
     points = [
         AnomalyPoint(
             bucket=r["bucket"],

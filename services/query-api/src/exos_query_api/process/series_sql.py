@@ -56,31 +56,39 @@ SERIES: dict[str, str] = {
         WHERE IsError = 1 AND {RANGE}/*SERVICE*/""",
 }
 PROCESS_SERIES = frozenset({"orders", "events", "activity"})
+# Where a series' data begins in the range: the buckets start there, so the days before
+# the first data (no baseline, not a quiet spell) are not scored.
+DATA_START = {
+    "process_events": f"assumeNotNull((SELECT min(Timestamp) FROM process_events WHERE {RANGE}))",
+    "span_facts": f"assumeNotNull((SELECT min(Timestamp) FROM span_facts WHERE {RANGE}))",
+}
 
 _BUCKET = "toStartOfInterval(toDateTime(ts, 'UTC'), toIntervalSecond({bucket_s:UInt32}))"
 
-# Rolling z-score: each bucket against the mean and standard deviation of the `window`
-# buckets before it (empty buckets count as 0). The deviation is floored at 1 (these are
-# counts): a burst after a flat baseline (no errors all day, then 40) is the anomaly to
-# catch, and a zero deviation would hide it.
+# Rolling z-score: each bucket from the start of the data in the range against the mean
+# and standard deviation of the `window` buckets before it (empty buckets count as 0),
+# scored once a whole window lies behind it.
+# The deviation is floored at 1 (these are counts): a burst after a flat baseline (no
+# errors all day, then 40) is the anomaly to catch, and a zero deviation would hide it.
 ANOMALY_POINTS = f"""
 WITH series AS (/*SERIES*/),
 counts AS (
     SELECT {_BUCKET} AS bucket, count() AS value
     FROM series GROUP BY bucket
     ORDER BY bucket WITH FILL
-        FROM toStartOfInterval(toDateTime({{start:DateTime64(9)}}, 'UTC'),
-                               toIntervalSecond({{bucket_s:UInt32}}))
+        FROM toStartOfInterval(
+            toDateTime(greatest({{start:DateTime64(9)}}, /*DATA_START*/), 'UTC'),
+            toIntervalSecond({{bucket_s:UInt32}}))
         TO toDateTime({{end:DateTime64(9)}}, 'UTC')
         STEP {{bucket_s:UInt32}}
 )
-SELECT bucket, value, mean, sd, baseline,
-    if(baseline >= 2, (value - mean) / greatest(sd, 1), 0) AS z
+SELECT bucket, value, mean, sd, history,
+    if(history >= {{baseline:UInt32}}, (value - mean) / greatest(sd, 1), 0) AS z
 FROM (
     SELECT bucket, value,
         avg(value) OVER w AS mean,
         stddevPop(value) OVER w AS sd,
-        count() OVER w AS baseline
+        count() OVER w AS history
     FROM counts
     WINDOW w AS (ORDER BY bucket ROWS BETWEEN {{baseline:UInt32}} PRECEDING AND 1 PRECEDING)
 )
