@@ -333,6 +333,7 @@ def main() -> None:
             args.runs,
         )
         bare_all = timed(lambda: store.query(BARE_ALL, {"s": target}), max(5, args.runs // 3))
+        detail = timed(lambda: client.get(f"/api/sessions/{target}").json(), max(5, args.runs // 3))
         opens = browser_open(servers.replay, target, args.browser_runs)
         listing = timed(
             lambda: client.get("/api/sessions", params={"sort": "frustration"}).json(), args.runs
@@ -344,6 +345,7 @@ def main() -> None:
         ("baseline: bare SQL of the same rows", bare_first),
         (f"full load: every page ({wire['pages']}) over HTTP, gzip", full),
         ("baseline: bare SQL of all the session's rows", bare_all),
+        ("detail `GET /api/sessions/{id}` (integrity: every chunk checked)", detail),
         ("page opens in Chromium: navigation start to first frame built", opens),
         ("session list `GET /api/sessions?sort=frustration` (summary)", listing),
         ("baseline: the same list computed from otel_traces", raw_list),

@@ -173,3 +173,26 @@ def test_events_the_player_cannot_use_are_said(browser: Browser, chdb_path: Path
     finally:
         store.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
         store.close()
+
+
+def test_a_gap_in_the_recording_is_marked_on_the_heatbar(browser: Browser, chdb_path: Path) -> None:
+    store, settings = open_migrated_store(chdb_path, "gap")
+    rows = SessionRows("fix-gap", T0)
+    record_page(rows, "Page with a gap", 60)
+    del rows.replay[3]  # the first scroll (event 3, at 20 s) never arrived
+    rows.write(store)
+    try:
+        with live_servers(store) as servers:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{servers.replay}/replay/fix-gap")
+            page.wait_for_selector("#heat-markers .marker.gap")
+            gaps = page.evaluate(
+                "() => [...document.querySelectorAll('.marker.gap')].map(g => g.dataset.offsetMs)"
+            )
+            assert gaps == ["20500"]  # found at the next event that did arrive
+            assert page.get_attribute("#badge", "data-status") == "degraded"
+            assert "1 event(s) never arrived" in (page.text_content("#notice") or "")
+            page.close()
+    finally:
+        store.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+        store.close()

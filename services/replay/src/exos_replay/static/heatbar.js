@@ -74,6 +74,27 @@ window.ExosHeatbar = (() => {
     return { width, durationMs: bar.duration_ms };
   }
 
+  // Where recorded events never arrived (integrity gaps): grey bars, so a jump in the
+  // replay has a visible cause.
+  function renderGaps(svg, gaps, durationMs) {
+    const width = svg.clientWidth || 800;
+    const group = svg.querySelector("#heat-markers");
+    for (const gap of gaps) {
+      const bar = document.createElementNS(NS, "rect");
+      const x = Math.min(width - 3, Math.max(0, (gap.offset_ms / durationMs) * width));
+      bar.setAttribute("x", x - 1.5);
+      bar.setAttribute("y", 0);
+      bar.setAttribute("width", 3);
+      bar.setAttribute("height", HEIGHT);
+      bar.setAttribute("class", "marker gap");
+      bar.dataset.offsetMs = String(gap.offset_ms);
+      const title = document.createElementNS(NS, "title");
+      title.textContent = `${gap.missing_events} recorded event(s) missing here`;
+      bar.appendChild(title);
+      group.appendChild(bar);
+    }
+  }
+
   function setPlayhead(svg, fraction) {
     const width = svg.clientWidth || 800;
     const x = Math.min(width, Math.max(0, fraction * width));
@@ -82,5 +103,5 @@ window.ExosHeatbar = (() => {
     head.setAttribute("x2", x);
   }
 
-  return { render, setPlayhead, catmullRom };
+  return { render, renderGaps, setPlayhead, catmullRom };
 })();

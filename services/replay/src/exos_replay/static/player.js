@@ -307,7 +307,12 @@
     renderHeader(detail);
     renderBadge(detail.integrity);
     loadTab("events").catch((e) => notice(`tab: ${e.message}`, "error"));
-    loadHeatbar().catch((e) => notice(`heatbar: ${e.message}`, "error"));
+    loadHeatbar()
+      .then(() => {
+        const gaps = detail.integrity.gaps;
+        if (gaps.length) ExosHeatbar.renderGaps($("#heatbar"), gaps, state.heatbar.duration_ms);
+      })
+      .catch((e) => notice(`heatbar: ${e.message}`, "error"));
     const status = detail.integrity.status;
     if (status === "none") {
       setState("no-recording");
