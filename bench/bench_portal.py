@@ -15,6 +15,7 @@ loads, `/healthz` for API latency.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -113,6 +114,7 @@ def main() -> None:
             f"{platform.count('SELECT count() FROM otel_traces'):,} spans, "
             f"{platform.count('SELECT uniqExact(SessionId) FROM session_summary'):,} sessions"
         )
+        print(f"load average before the pages: {os.getloadavg()[0]:.1f}")
         try:
             all_calls: dict[str, set[str]] = {}
             print("\n| page | load event p50 / max (ms) | data rendered p50 / max (ms) |")
@@ -146,6 +148,7 @@ def main() -> None:
                         "?" + urlsplit(url).query if urlsplit(url).query else ""
                     )
                     print(row(f"`{shown}`", took))
+            print(f"\nload average after: {os.getloadavg()[0]:.1f}")
         finally:
             platform.stop()
 
