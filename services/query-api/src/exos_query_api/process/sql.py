@@ -175,18 +175,13 @@ per_case AS (
         arraySort(groupArrayIf((ts, session_id, activity), nth > 1)) AS moments
     FROM visits GROUP BY case_id
 )"""
-REWORK_SUMMARY = """
-SELECT loops, count() AS cases FROM per_case GROUP BY loops ORDER BY loops
-"""
-REWORK_TOP = """
-SELECT case_id, loops, arraySlice(moments, 1, {samples:UInt8}) AS moments
-FROM per_case WHERE loops > 0
-ORDER BY loops DESC, case_id
-LIMIT {limit:UInt32}
-"""
-REWORK_BY_ACTIVITY = """
-SELECT m.3 AS activity, count() AS loops
-FROM per_case ARRAY JOIN moments AS m
-GROUP BY activity ORDER BY loops DESC, activity
-LIMIT {limit:UInt32}
+# Everything in one pass over per_case: the loops distribution (sumMap), the cases with
+# most loops (groupArraySorted: loops desc, case id), the activities returned to.
+REWORK = """
+SELECT count() AS cases_total,
+    sumMap([loops], [toUInt64(1)]) AS distribution,
+    groupArraySortedIf({limit:UInt32})(
+        (-loops, case_id, arraySlice(moments, 1, {samples:UInt8})), loops > 0) AS top,
+    sumMap(arrayMap(m -> m.3, moments), arrayMap(m -> toUInt64(1), moments)) AS by_activity
+FROM per_case
 """

@@ -347,32 +347,37 @@ def rework(scope: Scope, loop: list[str] | None, limit: int, samples: int) -> Re
     else:
         cte = fill(sql.REWORK_LOOP_CASES_CTE, "loop", len(loop))
         parameters = {"loop": loop}
-    summary = scope.rows(sql.REWORK_SUMMARY, cte, **parameters)
-    top = scope.rows(sql.REWORK_TOP, cte, limit=limit, samples=samples, **parameters)
-    by_activity = (
-        scope.rows(sql.REWORK_BY_ACTIVITY, cte, limit=limit, **parameters) if loop is None else []
-    )
-    cases_total = sum(int(r["cases"]) for r in summary)
-    with_rework = sum(int(r["cases"]) for r in summary if r["loops"] > 0)
+    row = scope.rows(sql.REWORK, cte, limit=limit, samples=samples, **parameters)[0]
+    distribution = [
+        LoopCount(loops=int(loops), cases=int(cases))
+        for loops, cases in zip(*row["distribution"], strict=True)
+        if loops
+    ]
+    cases_total = int(row["cases_total"])
+    with_rework = sum(d.cases for d in distribution)
+    returned_to = sorted(zip(*row["by_activity"], strict=True), key=lambda ac: (-ac[1], ac[0]))
     return ReworkResponse(
         over=scope.over,
         mode="revisits" if loop is None else "loop",
         loop=loop,
         cases_total=cases_total,
         cases_with_rework=with_rework,
-        loops_total=sum(int(r["loops"]) * int(r["cases"]) for r in summary),
+        loops_total=sum(d.loops * d.cases for d in distribution),
         rework_rate_pct=pct(with_rework, cases_total),
-        distribution=[LoopCount(loops=r["loops"], cases=r["cases"]) for r in summary if r["loops"]],
+        distribution=distribution,
         cases=[
             ReworkCase(
-                case_id=r["case_id"],
-                loops=r["loops"],
+                case_id=case_id,
+                loops=-negative_loops,
                 samples=[
-                    ActivityMoment(at=m[0], session_id=m[1], activity=m[2], case_id=r["case_id"])
-                    for m in r["moments"]
+                    ActivityMoment(at=m[0], session_id=m[1], activity=m[2], case_id=case_id)
+                    for m in moments
                 ],
             )
-            for r in top
+            for negative_loops, case_id, moments in row["top"]
         ],
-        by_activity=[ActivityCount(activity=r["activity"], events=r["loops"]) for r in by_activity],
+        by_activity=[
+            ActivityCount(activity=activity, events=int(events))
+            for activity, events in (returned_to[:limit] if loop is None else [])
+        ],
     )
