@@ -87,17 +87,20 @@ FROM process_events
 WHERE OrderId IN {cases:Array(String)} AND toUnixTimestamp64Nano(Timestamp) IN {nanos:Array(Int64)}
 """
 
-# Process map (directly-follows graph): nodes, edges, start and end activities.
+# Process map (directly-follows graph): nodes with the cases starting and ending there
+# (one pass over each case's trace), then the edges.
 MAP_NODES = """
-SELECT activity, count() AS events, uniqExact(case_id) AS cases
-FROM log GROUP BY activity ORDER BY events DESC, activity
-"""
-MAP_ENDS = """
-SELECT first_activity, last_activity, count() AS cases
-FROM (SELECT argMin(activity, (ts, activity)) AS first_activity,
-             argMax(activity, (ts, activity)) AS last_activity
-      FROM log GROUP BY case_id)
-GROUP BY first_activity, last_activity
+SELECT a.1 AS activity, sum(a.2) AS events, count() AS cases,
+    countIf(a.1 = first_activity) AS starts, countIf(a.1 = last_activity) AS ends
+FROM (
+    SELECT arrayMap(e -> e.2, arraySort(groupArray((ts, activity)))) AS trace,
+        trace[1] AS first_activity, trace[-1] AS last_activity,
+        arrayMap(x -> (x, countEqual(trace, x)), arrayDistinct(trace)) AS counts
+    FROM log GROUP BY case_id
+)
+ARRAY JOIN counts AS a
+GROUP BY activity
+ORDER BY events DESC, activity
 """
 MAP_EDGES = """
 SELECT step_from, step_to,

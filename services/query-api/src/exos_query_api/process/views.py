@@ -205,23 +205,17 @@ def bottlenecks(
 
 def process_map(scope: Scope, limit: int, min_frequency: int) -> ProcessMapResponse:
     nodes = scope.rows(sql.MAP_NODES)
-    ends = scope.rows(sql.MAP_ENDS)
     edges = scope.rows(sql.MAP_EDGES, sql.TRANSITIONS_CTE, limit=limit, min_frequency=min_frequency)
-    starts: dict[str, int] = defaultdict(int)
-    finishes: dict[str, int] = defaultdict(int)
-    for r in ends:
-        starts[r["first_activity"]] += r["cases"]
-        finishes[r["last_activity"]] += r["cases"]
     return ProcessMapResponse(
         over=scope.over,
-        cases=sum(starts.values()),
+        cases=sum(int(n["starts"]) for n in nodes),
         nodes=[
             MapNode(
                 activity=n["activity"],
                 events=n["events"],
                 cases=n["cases"],
-                starts=starts[n["activity"]],
-                ends=finishes[n["activity"]],
+                starts=n["starts"],
+                ends=n["ends"],
             )
             for n in nodes
         ],
