@@ -170,7 +170,11 @@ class Request:
 
 
 def comparable(response: Any, payload: str) -> str:
-    """The body without the SQL it ran, the payload written back as the benign value."""
+    """The body without the SQL it ran, the payload written back as the benign value
+    (a non-JSON body, e.g. an XES export, as text)."""
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        text = str(response.text)
+        return text.replace(payload, BENIGN)
     body = response.json()
     if isinstance(body, dict):
         body.pop("queries", None)

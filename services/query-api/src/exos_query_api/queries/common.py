@@ -26,12 +26,16 @@ GROUP BY ServiceName, SessionId
 """
 SESSION_TIME = "Started >= {start:DateTime64(9)} AND Started < {end:DateTime64(9)}"
 
-# Up to 5 (session, moment) pairs, earliest first, from a groupArray of tuples.
-SAMPLES = "arraySlice(arraySort(x -> x.2, {array}), 1, 5)"
 
-
-def samples_of(array: str) -> str:
-    return SAMPLES.format(array=array)
+def samples_of(session: str, moment: str, condition: str | None = None) -> str:
+    """SQL of up to 5 (session, moment) pairs, earliest first (ties by session id): the
+    5 smallest of the group kept while scanning, never the whole group sorted."""
+    smallest = (
+        f"groupArraySortedIf(5)(({moment}, {session}), {condition})"
+        if condition
+        else f"groupArraySorted(5)(({moment}, {session}))"
+    )
+    return f"arrayMap(x -> (x.2, x.1), {smallest})"
 
 
 def moments(pairs: Any) -> list[SessionMoment]:

@@ -27,7 +27,7 @@ SELECT fingerprint,
        count() AS sessions,
        min(session_first) AS first_seen,
        max(session_last) AS last_seen,
-       {samples_of("groupArray((SessionId, session_first))")} AS samples
+       {samples_of("SessionId", "session_first")} AS samples
 FROM (
     SELECT fingerprint, SessionId,
            any(pattern) AS pattern,
@@ -37,7 +37,7 @@ FROM (
            max(Timestamp) AS session_last
     FROM (
         SELECT Timestamp, Body, ServiceName,
-               ResourceAttributes['rum.sessionId'] AS SessionId,
+               `__hdx_materialized_rum.sessionId` AS SessionId,
                replaceRegexpAll(path(LogAttributes['location.href']), '/[^/]*[0-9][^/]*', '/:id')
                    AS Page,
                {PATTERN} AS pattern,

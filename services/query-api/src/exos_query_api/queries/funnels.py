@@ -71,7 +71,7 @@ GROUP BY SessionId
 """
 
 FUNNEL = f"""
-SELECT level, count() AS sessions, {samples_of("groupArray((SessionId, at))")} AS samples
+SELECT level, count() AS sessions, {samples_of("SessionId", "at")} AS samples
 FROM (
     SELECT SessionId, level,
            fromUnixTimestamp64Milli(
@@ -90,7 +90,7 @@ SELECT step,
        countIf(is_slow) AS slow,
        quantileExactInclusive(0.95)(DurationNs) AS p95_ns,
        topKIf(3)(Endpoint, is_failed) AS failing_endpoints,
-       {samples_of("groupArrayIf(50)((SessionId, Timestamp), is_failed OR is_slow)")} AS samples
+       {samples_of("SessionId", "Timestamp", "is_failed OR is_slow")} AS samples
 FROM (
     SELECT f.SessionId AS SessionId, f.Timestamp AS Timestamp, f.DurationNs AS DurationNs,
            f.Endpoint AS Endpoint,

@@ -121,7 +121,7 @@ SELECT Page AS page, Vital AS metric,
        quantileExactInclusive(0.75)(VitalValue) AS p75,
        countIf(VitalValue <= {_threshold(0)}) AS good,
        countIf(VitalValue > {_threshold(1)}) AS poor,
-       {samples_of("groupArrayIf(50)((SessionId, Timestamp), VitalValue > " + _threshold(1) + ")")}
+       {samples_of("SessionId", "Timestamp", "VitalValue > " + _threshold(1))}
            AS poor_samples
 FROM span_facts
 {{where}}
@@ -191,7 +191,7 @@ def web_vitals(runner: QueryRunner, window: TimeRange, chosen: Filters, limit: i
 LONG_TASKS = """
 SELECT Page AS page,
        count() AS tasks,
-       uniqExact(SessionId) AS sessions,
+       uniq(SessionId) AS sessions,
        sum(DurationNs) AS total_ns,
        sum(DurationNs - least(DurationNs, 50000000)) AS blocking_ns,
        quantileExactInclusive(0.75)(DurationNs) AS p75_ns,

@@ -5,10 +5,12 @@ between the closest ranks, like numpy's default)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from exos_query_api.filters import SPAN_TIME, Filters, bound, where
-from exos_query_api.queries.common import FAILED_CALL, HTTP_SPANS, moments, ms, ratio, samples_of
+from exos_query_api.queries.common import FAILED_CALL, HTTP_SPANS, moments, ms, ratio
 from exos_query_api.runner import QueryRunner, SessionMoment, Traced
 from exos_query_api.timerange import TimeRange
 
@@ -18,10 +20,10 @@ SELECT Page AS page,
        countIf(is_failed) AS failed,
        countIf(is_slow) AS slow,
        quantileExactInclusive(0.95)(DurationNs) AS p95_ns,
-       topKIf(3)(Endpoint, is_failed OR is_slow) AS worst_endpoints,
-       {samples_of("groupArrayIf(50)((SessionId, Timestamp), is_failed OR is_slow)")} AS samples
+       topKIf(3)(Endpoint, is_failed OR is_slow) AS worst_endpoints
 FROM (
-    SELECT *, {FAILED_CALL} AS is_failed, DurationNs >= {{{{slow_ns:UInt64}}}} AS is_slow
+    SELECT Page, Endpoint, DurationNs, {FAILED_CALL} AS is_failed,
+           DurationNs >= {{{{slow_ns:UInt64}}}} AS is_slow
     FROM span_facts
     {{where}}
 )
@@ -30,6 +32,25 @@ HAVING failed + slow > 0
 ORDER BY failed + slow DESC, page
 LIMIT {{{{limit:UInt32}}}}
 """
+
+
+# Samples in a query of their own: only the failed or slow calls' session ids are read
+# (a sample column in the aggregate above would read every call's).
+SAMPLES_BY_PAGE = """
+SELECT Page AS key, SessionId, Timestamp
+FROM span_facts
+{where}
+ORDER BY Timestamp, SessionId
+LIMIT 5 BY key
+"""
+SLOW_CALL = "DurationNs >= {slow_ns:UInt64}"
+
+
+def _samples(rows: list[dict[str, Any]]) -> dict[Any, list[SessionMoment]]:
+    out: dict[Any, list[SessionMoment]] = {}
+    for r in rows:
+        out.setdefault(r["key"], []).extend(moments([(r["SessionId"], r["Timestamp"])]))
+    return out
 
 
 class PageCalls(BaseModel):
@@ -50,8 +71,15 @@ class CallsByPage(Traced):
 def calls_by_page(
     runner: QueryRunner, window: TimeRange, chosen: Filters, *, slow_ms: int, limit: int
 ) -> CallsByPage:
-    sql = CALLS_BY_PAGE.format(where=where(HTTP_SPANS, SPAN_TIME, *chosen.span_clauses()))
-    rows = runner.rows(sql, bound(window, chosen, slow_ns=slow_ms * 1_000_000, limit=limit))
+    clauses = (HTTP_SPANS, SPAN_TIME, *chosen.span_clauses())
+    params = bound(window, chosen, slow_ns=slow_ms * 1_000_000, limit=limit)
+    rows = runner.rows(CALLS_BY_PAGE.format(where=where(*clauses)), params)
+    samples = _samples(
+        runner.rows(
+            SAMPLES_BY_PAGE.format(where=where(*clauses, f"({FAILED_CALL} OR {SLOW_CALL})")),
+            params,
+        )
+    )
     return CallsByPage(
         slow_ms=slow_ms,
         pages=[
@@ -62,7 +90,7 @@ def calls_by_page(
                 slow=int(r["slow"]),
                 p95_ms=ms(r["p95_ns"]),
                 worst_endpoints=list(r["worst_endpoints"]),
-                samples=moments(r["samples"]),
+                samples=samples.get(r["page"], []),
             )
             for r in rows
         ],
@@ -79,8 +107,7 @@ SELECT HttpMethod AS method, Endpoint AS endpoint,
        countIf(HttpStatus >= 400 AND HttpStatus < 500) AS s4xx,
        countIf(HttpStatus >= 500) AS s5xx,
        countIf(HttpStatus < 100) AS no_status,
-       quantilesExactInclusive(0.5, 0.95, 0.99)(DurationNs) AS latency_ns,
-       {samples_of("groupArrayIf(50)((SessionId, Timestamp), " + FAILED_CALL + ")")} AS samples
+       quantilesExactInclusive(0.5, 0.95, 0.99)(DurationNs) AS latency_ns
 FROM span_facts
 {{where}}
 GROUP BY method, endpoint
@@ -88,6 +115,14 @@ ORDER BY calls DESC, method, endpoint
 LIMIT {{{{limit:UInt32}}}}
 """
 
+
+FAILURE_SAMPLES = """
+SELECT (HttpMethod, Endpoint) AS key, SessionId, Timestamp
+FROM span_facts
+{where}
+ORDER BY Timestamp, SessionId
+LIMIT 5 BY key
+"""
 
 HTTP_TOTALS = f"""
 SELECT count() AS calls,
@@ -135,6 +170,8 @@ def http_health(runner: QueryRunner, window: TimeRange, chosen: Filters, limit: 
     condition = where(HTTP_SPANS, SPAN_TIME, *chosen.span_clauses())
     totals = runner.rows(HTTP_TOTALS.format(where=condition), bound(window, chosen))[0]
     rows = runner.rows(HTTP_ENDPOINTS.format(where=condition), bound(window, chosen, limit=limit))
+    failing = where(HTTP_SPANS, SPAN_TIME, *chosen.span_clauses(), FAILED_CALL)
+    samples = _samples(runner.rows(FAILURE_SAMPLES.format(where=failing), bound(window, chosen)))
     endpoints = []
     for r in rows:
         p50, p95, p99 = (ms(v) for v in r["latency_ns"])
@@ -149,7 +186,7 @@ def http_health(runner: QueryRunner, window: TimeRange, chosen: Filters, limit: 
                 p50_ms=p50,
                 p95_ms=p95,
                 p99_ms=p99,
-                failure_samples=moments(r["samples"]),
+                failure_samples=samples.get((r["method"], r["endpoint"]), []),
             )
         )
     calls, failed = int(totals["calls"]), int(totals["failed"])

@@ -19,8 +19,8 @@ VISITOR = "if(VisitorId != '', VisitorId, SessionId)"
 TOP_PAGES = f"""
 SELECT Page AS page,
        count() AS pageviews,
-       uniqExact(SessionId) AS sessions,
-       uniqExact({VISITOR}) AS visitors
+       uniq(SessionId) AS sessions,
+       uniq({VISITOR}) AS visitors
 FROM span_facts
 {{where}}
 GROUP BY page
@@ -32,8 +32,8 @@ LIMIT {{{{limit:UInt32}}}}
 class PageRow(BaseModel):
     page: str
     pageviews: int
-    sessions: int
-    visitors: int
+    sessions: int = Field(description="Distinct sessions (exact up to 65,536, then within ~1%).")
+    visitors: int = Field(description="Distinct visitors (exact up to 65,536, then within ~1%).")
 
 
 class TopPages(Traced):
@@ -56,7 +56,7 @@ class Direction(StrEnum):
 # Each session's page views in time order, a reload of the same page collapsed; the
 # first view of the anchor page; the `depth` pages after (from) or before (to) it.
 JOURNEYS = f"""
-SELECT path, count() AS sessions, {samples_of("groupArray((SessionId, at))")} AS samples
+SELECT path, count() AS sessions, {samples_of("SessionId", "at")} AS samples
 FROM (
     SELECT SessionId,
            arraySort(x -> x.1, groupArray((Timestamp, Page))) AS ordered,

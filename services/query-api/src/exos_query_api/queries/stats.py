@@ -26,7 +26,7 @@ SELECT count() AS sessions FROM (
 LOGS = f"""
 SELECT count() AS rows, min(Timestamp) AS first, max(Timestamp) AS last,
        countIf(SeverityText IN ('error', 'fatal')) AS errors,
-       uniqExact(ResourceAttributes['rum.sessionId']) AS sessions
+       uniqExact(`__hdx_materialized_rum.sessionId`) AS sessions
 FROM otel_logs WHERE {RANGE}
 """
 REPLAY = f"""
