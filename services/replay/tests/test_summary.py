@@ -26,6 +26,8 @@ def test_retried_batches_are_not_counted_twice(migrated_store: Store) -> None:
     assert first == {"spans": 13, "rage": 1, "chunks": 6, "clicks": 1, "email": "ann@example.test"}
     rows.write(migrated_store, token="spans.enriched:0:0-19")  # the writer's retry
     assert summary(migrated_store) == first
+    indexed = migrated_store.query_rows("SELECT count() FROM replay_chunk_index")[0][0]
+    assert indexed == 6  # the chunk index (0022) too
     raw = migrated_store.query_rows("SELECT count() FROM otel_traces")[0][0]
     assert raw == 13
 
@@ -69,3 +71,27 @@ def test_migration_backfills_what_was_stored_before_it(migrated_store: Store) ->
     for statement in backfills:
         migrated_store.command(statement)
     assert summary(migrated_store) == by_views
+
+
+def test_chunk_index_backfill_matches_its_view(migrated_store: Store) -> None:
+    from exos_common.schema import load_migrations
+    from exos_common.schema.runner import render
+    from exos_common.settings import StoreSettings
+
+    reference_session().write(migrated_store)
+    index = "SELECT Ordinal, Chunk, Total, EventType, Source FROM replay_chunk_index ORDER BY 1, 2"
+    by_view = migrated_store.query_rows(index)
+    # meta, the snapshot's two chunks, two scrolls (source 3), the mouse click (source 2)
+    assert by_view == [
+        (1, 1, 1, 4, None),
+        (2, 1, 2, 2, None),
+        (2, 2, 2, None, None),
+        (3, 1, 1, 3, 3),
+        (4, 1, 1, 3, 3),
+        (5, 1, 1, 3, 2),
+    ]
+    migrated_store.command("TRUNCATE TABLE replay_chunk_index")
+    migration = next(m for m in load_migrations() if m.version == 22)
+    (backfill,) = [s for s in render(migration, StoreSettings(), 1000) if s.startswith("INSERT")]
+    migrated_store.command(backfill)
+    assert migrated_store.query_rows(index) == by_view

@@ -20,12 +20,6 @@ import msgspec
 from exos_replay.queries.integrity import ChunkMeta
 from exos_replay.queries.timeline import Window
 
-_REPLAY_OF_SESSION = """
-FROM hyperdx_sessions
-WHERE ResourceAttributes['rum.sessionId'] = {session:String}
-  AND TimestampTime BETWEEN toDateTime(intDiv({from_ns:Int64}, 1000000000))
-                        AND toDateTime(intDiv({to_ns:Int64}, 1000000000) + 1)
-"""
 _ORDINAL = "toUInt64OrZero(LogAttributes['rr-web.event'])"
 _CHUNK = "greatest(toUInt32OrZero(LogAttributes['rr-web.chunk']), 1)"
 _TOTAL = "greatest(toUInt32OrZero(LogAttributes['rr-web.total-chunks']), 1)"
@@ -54,13 +48,13 @@ ORDER BY Timestamp, ordinal, chunk
 LIMIT {{limit:UInt32}}
 """
 
-CHUNK_METAS = f"""
-SELECT toUnixTimestamp64Nano(Timestamp) AS ts_ns, {_ORDINAL} AS ordinal,
-    {_CHUNK} AS chunk, {_TOTAL} AS total,
-    if(chunk = 1, toInt16OrNull(extract(substring(Body, 1, 40), '^\\\\s*\\\\{{"type":(\\\\d+)')),
-       NULL) AS event_type
-{_REPLAY_OF_SESSION}
-ORDER BY Timestamp, ordinal, chunk
+# The chunks' numbers from replay_chunk_index (migration 0022): no chunk text is read.
+CHUNK_METAS = """
+SELECT toUnixTimestamp64Nano(Timestamp) AS ts_ns, Ordinal AS ordinal, Chunk AS chunk,
+    Total AS total, EventType AS event_type
+FROM replay_chunk_index
+WHERE SessionId = {session:String}
+ORDER BY Timestamp, Ordinal, Chunk
 """
 
 
@@ -192,18 +186,19 @@ def fetch_page(
 def chunk_metas(store: Any, window: Window) -> list[ChunkMeta]:
     return [
         ChunkMeta(r["ts_ns"], r["ordinal"], r["chunk"], r["total"], r["event_type"])
-        for r in store.query(CHUNK_METAS, window.parameters())
+        for r in store.query(CHUNK_METAS, {"session": window.session_id})
     ]
 
 
 # rrweb scroll events (incremental snapshot, source 3) for the heatbar's scroll weight.
-SCROLL_TIMES = f"""
+SCROLL_TIMES = """
 SELECT toUnixTimestamp64Nano(Timestamp) AS ts_ns
-{_REPLAY_OF_SESSION}
-  AND startsWith(Body, '{{"type":3,"data":{{"source":3,')
+FROM replay_chunk_index
+WHERE SessionId = {session:String} AND EventType = 3 AND Source = 3
 ORDER BY Timestamp
 """
 
 
 def scroll_times(store: Any, window: Window) -> list[int]:
-    return [int(r["ts_ns"]) for r in store.query(SCROLL_TIMES, window.parameters())]
+    rows = store.query(SCROLL_TIMES, {"session": window.session_id})
+    return [int(r["ts_ns"]) for r in rows]
