@@ -15,7 +15,7 @@ RANGE = "Timestamp >= {start:DateTime64(9)} AND Timestamp < {end:DateTime64(9)}"
 # Sessions: otel_traces via session_summary (one row per session, no Map read).
 TRACES = f"""
 SELECT count() AS rows, min(Timestamp) AS first, max(Timestamp) AS last,
-       uniqExact(SpanName) AS span_names, countIf(StatusCode = 'Error') AS errors
+       countIf(StatusCode = 'Error') AS errors
 FROM otel_traces WHERE {RANGE}
 """
 TRACE_SESSIONS = """
