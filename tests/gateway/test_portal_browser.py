@@ -160,6 +160,13 @@ def test_process_mining_views_show_data(page: Page, demo: DemoPlatform) -> None:
     open_page(page, f"{demo.portal}/process-mining?view=lifecycle&mode=bottlenecks")
     assert page.locator('[data-view="bottlenecks"] canvas').count() == 1
 
+    # Cases can be sessions' page flows instead of orders.
+    open_page(page, f"{demo.portal}/process-mining?view=lifecycle&mode=sequences&over=pages")
+    pages = api(demo, "/api/process/variants", limit=10, over="pages")
+    assert page.locator("select[name=over]").input_value() == "pages"
+    assert number(kpi(page, "variants", "cases")) == pages["total_cases"] > 0
+    assert rows(page, "variants") == len(pages["variants"])
+
     open_page(page, f"{demo.portal}/process-mining?view=map")
     shoot(page, "process-mining-map")
     graph = api(demo, "/api/process/map", limit=25)
