@@ -195,6 +195,10 @@ def test_sessions_analytics_site_health_and_docs_show_data(page: Page, demo: Dem
     assert states(page) == {"sessions": "ready"}
     assert rows(page, "sessions") == len(listed["sessions"]) > 0
     expect(page.locator("[data-total]")).to_have_attribute("data-total", str(listed["total"]))
+    page.click('[data-view="sessions"] button.sql')
+    shown = page.locator("#sql-dialog pre.sql").all_inner_texts()
+    assert shown == [q["sql"] for q in listed["queries"]] and shown
+    page.keyboard.press("Escape")
 
     open_page(page, demo.portal + "/analytics")
     shoot(page, "analytics")
