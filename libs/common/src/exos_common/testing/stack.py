@@ -75,7 +75,7 @@ class Stack:
             for service in self.services:
                 service.launch()
             for service in self.services:
-                service.wait_ready(120.0)
+                service.wait_ready(240.0)
         except BaseException:
             self.stop()
             raise
