@@ -10,11 +10,14 @@ services' routes on its own app, so a route must not look its store up on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
-from fastapi import HTTPException
+from fastapi import APIRouter, FastAPI, HTTPException
+from prometheus_client import CollectorRegistry
 
+from exos_common.service.errors import install_error_handlers
+from exos_common.service.health import health_router
 from exos_common.settings import ClickHouseSettings
 from exos_common.store import Store, open_store
 
@@ -47,3 +50,34 @@ class StoreProvider:
     async def ready(self) -> bool:
         store = self._store
         return store is not None and await asyncio.to_thread(store.ping)
+
+
+def create_read_app(
+    title: str,
+    provider: StoreProvider,
+    routers: Iterable[APIRouter],
+    *,
+    registry: CollectorRegistry | None = None,
+    on_close: Callable[[], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """A read service's app: the store opened in the lifespan, the error envelope,
+    `/healthz` `/readyz` (ClickHouse) `/metrics`, then the service's routers.
+    `on_close` runs when the app stops (e.g. to close an HTTP client)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with provider.lifespan():
+            try:
+                yield
+            finally:
+                if on_close is not None:
+                    await on_close()
+
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(
+        health_router(registry or CollectorRegistry(), {"clickhouse": provider.ready})
+    )
+    for router in routers:
+        app.include_router(router)
+    return app
