@@ -357,6 +357,14 @@ def test_show_sql_lists_the_statements_a_view_ran(page: Page, demo: DemoPlatform
     assert shown == [q["sql"] for q in ran]
     assert "sequenceMatch" in "".join(shown)
     expect(dialog.locator("table.params").first).to_contain_text("start")
+    # With the values inlined, each statement re-runs as is and gives the same rows.
+    runnable = dialog.locator("pre.runnable").all_text_contents()
+    assert len(runnable) == len(ran)
+    for statement, query in zip(runnable, ran, strict=True):
+        assert "{" not in statement.replace("{}", "")
+        answer = httpx.post(demo.clickhouse, content=statement + " FORMAT JSONCompact")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["rows"] == query["rows"]
     page.keyboard.press("Escape")
     expect(dialog).to_have_count(0)
 

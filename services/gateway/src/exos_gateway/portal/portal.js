@@ -238,22 +238,34 @@ function dialog(id, title, ...content) {
   return el;
 }
 
+function copyButton(label, text) {
+  const button = h("button", { type: "button" }, label);
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Select and copy";
+    }
+  });
+  return button;
+}
+
 export function showSql(title, queries) {
   const blocks = queries.map((q, i) => {
     const parameters = Object.entries(q.parameters || {});
-    const copy = h("button", { type: "button" }, "Copy");
-    copy.addEventListener("click", async () => {
-      try {
-        await navigator.clipboard.writeText(q.sql);
-        copy.textContent = "Copied";
-      } catch {
-        copy.textContent = "Select and copy";
-      }
-    });
+    const runnable = runnableSql(q.sql, q.parameters || {});
     return h(
       "section.query",
       {},
-      h("p.meta", {}, `Query ${i + 1} of ${queries.length} · ${fmt.number(q.rows)} rows · ${fmt.number(q.elapsed_ms)} ms `, copy),
+      h(
+        "p.meta",
+        {},
+        `Query ${i + 1} of ${queries.length} · ${fmt.number(q.rows)} rows · ${fmt.number(q.elapsed_ms)} ms `,
+        copyButton("Copy", q.sql),
+        " ",
+        copyButton("Copy with values", runnable),
+      ),
       h("pre.sql", {}, q.sql),
       parameters.length
         ? h(
@@ -263,9 +275,27 @@ export function showSql(title, queries) {
             parameters.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, typeof v === "string" ? v : JSON.stringify(v)))),
           )
         : null,
+      parameters.length
+        ? h("details", {}, h("summary", {}, "With the values inlined (re-runs as is, e.g. in clickhouse-client)"), h("pre.runnable", {}, runnable))
+        : null,
     );
   });
   dialog("sql-dialog", `SQL · ${title}`, h("p.hint", {}, "Values are bound as {name:Type} parameters."), ...blocks);
+}
+
+/** A SQL literal of a bound value (strings quoted and escaped, arrays element-wise). */
+function literal(value) {
+  if (value === null || value === undefined) return "NULL";
+  if (Array.isArray(value)) return "[" + value.map(literal).join(", ") + "]";
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return "'" + String(value).replace(/\\/g, "\\\\").replace(/'/g, "\\'") + "'";
+}
+
+/** The statement with each `{name:Type}` replaced by `CAST(<value> AS Type)`. */
+export function runnableSql(sql, parameters) {
+  return sql.replace(/\{(\w+):([^{}]+)\}/g, (placeholder, name, type) =>
+    name in parameters ? `CAST(${literal(parameters[name])} AS ${type})` : placeholder,
+  );
 }
 
 // ---------------------------------------------------------------- replay links
