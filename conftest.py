@@ -5,4 +5,5 @@ pytest_plugins = [
     "exos_common.testing.clickhouse",
     "exos_common.testing.chdb",
     "exos_common.testing.stores",
+    "exos_common.testing.browser",
 ]

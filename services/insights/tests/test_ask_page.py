@@ -9,18 +9,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from exos_common.store import Store
 from exos_common.testing.fake_llm import FakeLLM
 from exos_insights.app import create_app
 from exos_insights.settings import InsightsSettings
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 OPERATORS_SQL = (
     "SELECT SpanAttributes['operator.name'] AS operator, "
     "uniqExact(SpanAttributes['order.id']) AS orders FROM otel_traces "
@@ -40,25 +37,6 @@ def serving(app: FastAPI) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.problems = problems  # type: ignore[attr-defined]
-    yield page
-    page.close()
 
 
 def answer(sql: str) -> dict[str, object]:

@@ -25,8 +25,6 @@ from exos_replay.app import create_app as create_replay
 from exos_replay.settings import ReplaySettings
 
 E2E_BROWSER = Path(__file__).resolve().parents[3] / "tests" / "e2e" / "browser"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def _server(app: Any) -> uvicorn.Server:

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live import CHROMIUM, CHROMIUM_ARGS, live_servers
-from playwright.sync_api import Browser, Page, sync_playwright
+from live import live_servers
+from playwright.sync_api import Browser, Page
 from replay_fixtures import BROKEN, NO_RECORDING, SESSION, T0, SessionRows, record_page
 
 from exos_common.store import Store
@@ -23,25 +23,6 @@ SEEK_TOLERANCE_MS = 100
 def replay_url(fixture_store: Store) -> Iterator[str]:
     with live_servers(fixture_store) as servers:
         yield servers.replay
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.problems = problems  # type: ignore[attr-defined]
-    yield page
-    page.close()
 
 
 def open_player(page: Page, base: str, session: str, state: str = "ready") -> None:

@@ -17,10 +17,11 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 import pytest
-from live import CHROMIUM, CHROMIUM_ARGS, Servers, live_servers, page_server
+from live import Servers, live_servers, page_server
 from playwright.sync_api import Page, sync_playwright
 
 from exos_common.store import Store
+from exos_common.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from exos_common.testing.stores import open_migrated_store
 
 SEEK_TOLERANCE_MS = 100
