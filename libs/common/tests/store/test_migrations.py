@@ -103,6 +103,26 @@ def test_changed_retention_is_reconciled_without_a_new_migration(store: Store) -
     assert "toIntervalDay(3)" in engine(store, "otel_logs")
 
 
+def test_read_models_age_with_their_source_and_share_the_dedup_window(store: Store) -> None:
+    migrate(store, RETENTION, dedup_window=100)
+    shorter = RetentionSettings(
+        retention_traces_days=9, retention_logs_days=14, retention_sessions_days=4
+    )
+    report = migrate(store, shorter, dedup_window=250)
+    assert {
+        "otel_traces: TTL 9 days",
+        "process_events: TTL 9 days",
+        "span_facts: TTL 9 days",
+        "hyperdx_sessions: TTL 4 days",
+        "replay_chunk_index: TTL 4 days",
+    } <= set(report.reconciled)
+    assert "toIntervalDay(9)" in engine(store, "process_events")
+    assert "toIntervalDay(4)" in engine(store, "replay_chunk_index")
+    for table in ("otel_traces", "span_facts", "session_summary", "replay_sessions"):
+        assert "non_replicated_deduplication_window = 250" in engine(store, table), table
+    assert migrate(store, shorter, dedup_window=250).reconciled == []
+
+
 def test_an_applied_migration_that_changed_stops_the_run(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

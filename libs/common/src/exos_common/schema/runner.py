@@ -130,14 +130,49 @@ def migrate(store: Store, retention: RetentionSettings, dedup_window: int) -> Mi
     return report
 
 
+# Read models whose rows are copies of a base table's rows (written by materialized
+# views): they age like their source, with the source's TTL expression, so the data is
+# gone from both when retention says so.
+DERIVED_RETENTION = {
+    "process_events": "otel_traces",
+    "span_facts": "otel_traces",
+    "replay_chunk_index": "hyperdx_sessions",
+}
+# Tables fed by the writer's deduplicated inserts (directly or through a view): each
+# needs the same dedup window, or a retried batch counts twice there.
+DEDUPLICATED = (
+    "otel_traces",
+    "otel_logs",
+    "hyperdx_sessions",
+    "process_events",
+    "span_facts",
+    "session_summary",
+    "span_hourly",
+    "replay_sessions",
+    "replay_chunk_index",
+)
+
+
 def reconcile(store: Store, retention: RetentionSettings, dedup_window: int) -> list[str]:
     """Bring each table's TTL and dedup window in line with the settings."""
     changes = []
-    for table, days in retention_days(retention).items():
-        engine = _engine_full(store, table)
-        if f"toIntervalDay({days})" not in engine:
-            store.command(f"ALTER TABLE {table} MODIFY TTL {ttl_expression(table, days)}")
+    days_of = retention_days(retention)
+    ttl_of = {table: (table, days) for table, days in days_of.items()}
+    ttl_of |= {table: (source, days_of[source]) for table, source in DERIVED_RETENTION.items()}
+    existing = {
+        str(row["name"])
+        for row in store.query(
+            "SELECT name FROM system.tables WHERE database = {db:String}", {"db": store.database}
+        )
+    }
+    for table, (source, days) in ttl_of.items():
+        if table in existing and f"toIntervalDay({days})" not in _engine_full(store, table):
+            store.command(f"ALTER TABLE {table} MODIFY TTL {ttl_expression(source, days)}")
             changes.append(f"{table}: TTL {days} days")
+    for table in DEDUPLICATED:
+        if table not in existing:
+            continue
+        engine = _engine_full(store, table)
         if f"non_replicated_deduplication_window = {dedup_window}" not in engine:
             store.command(
                 f"ALTER TABLE {table} MODIFY SETTING "
