@@ -1,7 +1,7 @@
 """`exos up --demo` at a reduced scale as a separate process, for the portal's browser
 tests and bench/bench_portal.py: the real gateway with query-api, replay and insights
 mounted, the demo loaded through the real OTLP ingest, Ask AI pointed at a local
-OpenAI-compatible server. Plus Chromium with the project's launch flags."""
+OpenAI-compatible server."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from pathlib import Path
 import httpx
 
 from exos_common.localkafka import free_port
+from exos_common.testing.browser import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+__all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "DemoPlatform"]
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "portal"
 

@@ -14,11 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from exos_common.testing.fake_llm import FakeLLM
 
-from .portal_platform import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DemoPlatform
+from .portal_platform import ARTIFACTS, DemoPlatform
 
 SCALE = 0.1
 READY = (
@@ -56,14 +56,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLM) -> Iterator[Dem
         yield platform
     finally:
         platform.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -7,13 +7,11 @@ server side of the pages: layout, banner, docs, assets, and the config behind au
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from exos_common.localkafka import free_port
 from exos_common.testing.servers import serve_in_thread
@@ -21,18 +19,8 @@ from exos_gateway.app import create_app
 from exos_gateway.pages import PAGES
 from exos_gateway.settings import GatewaySettings
 
-from .portal_platform import CHROMIUM, CHROMIUM_ARGS
-
 BANNER = "Open on localhost, no login"
 VIEWS_PER_PAGE = {"/": 1, "/process-mining": 2, "/sessions": 1, "/analytics": 7, "/site-health": 5}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def unreachable() -> str:
