@@ -5,8 +5,9 @@ Run: `uv run python bench/bench_portal.py [--scale 1.0] [--runs 7] [--api-runs 2
 
 Starts `exos up --demo` (the default demo at scale 1.0) as a separate process, then for
 every page: `--runs` navigations in a fresh browser context each (no cache), measuring
-(1) navigation start to the load event and (2) navigation start to the first data
-rendered (every view of the page left its loading state). The `/api` requests each page
+from navigation start (1) to the load event, (2) to the first data rendered (the first
+view that asked the API shows its answer) and (3) to all data rendered (every view of
+the page left its loading state). The `/api` requests each page
 made are then replayed `--api-runs` times each, one at a time, for their p50/p95.
 Baselines from the same run: the Docs page (server-rendered, no API call) for page
 loads, `/healthz` for API latency.
@@ -46,7 +47,16 @@ PAGES = [
     ("Site Health", "/site-health"),
     ("Ask AI (insights page)", "/ask"),
 ]
-# The time the page has data: no view is loading any more (Docs has none: its load).
+# The first data on screen: the first view that loaded from the API shows it (views
+# with no API call, like Home's quick start, are ready from the start and do not count).
+FIRST = """() => {
+  if (document.readyState !== 'complete') return false;
+  const views = [...document.querySelectorAll('[data-view]')];
+  if (views.length === 0) return performance.now();
+  return views.some((v) => v.dataset.state !== 'loading' && v.dataset.renderMs !== undefined)
+    || views.every((v) => v.dataset.state !== 'loading') ? performance.now() : false;
+}"""
+# All the data: no view is loading any more (Docs has none: its load).
 RENDERED = """() => {
   const views = document.querySelectorAll('[data-view]');
   const loading = document.querySelectorAll('[data-state=loading]');
@@ -64,8 +74,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure_page(
     browser: Browser, url: str, runs: int
-) -> tuple[list[float], list[float], set[str]]:
-    loads, rendered, calls = [], [], set()
+) -> tuple[list[float], list[float], list[float], set[str]]:
+    loads, first, rendered, calls = [], [], [], set()
     for _ in range(runs):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
@@ -73,13 +83,15 @@ def measure_page(
             "request",
             lambda r: calls.add(r.url) if urlsplit(r.url).path.startswith("/api/") else None,
         )
-        page.goto(url, wait_until="load")
+        page.goto(url, wait_until="commit")
+        shown = page.wait_for_function(FIRST, polling="raf", timeout=120_000).json_value()
         done = page.wait_for_function(RENDERED, polling="raf", timeout=120_000).json_value()
         load = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
         loads.append(float(load))
+        first.append(float(shown))
         rendered.append(float(done))
         context.close()
-    return loads, rendered, calls
+    return loads, first, rendered, calls
 
 
 def row(name: str, took: list[float]) -> str:
@@ -117,20 +129,24 @@ def main() -> None:
         print(f"load average before the pages: {os.getloadavg()[0]:.1f}")
         try:
             all_calls: dict[str, set[str]] = {}
-            print("\n| page | load event p50 / max (ms) | data rendered p50 / max (ms) |")
-            print("|---|---:|---:|")
+            print(
+                "\n| page | load event p50 / max (ms) | first data p50 / max (ms) "
+                "| all data p50 / max (ms) |"
+            )
+            print("|---|---:|---:|---:|")
+
+            def cell(values: list[float]) -> str:
+                return f"{statistics.median(values):.0f} / {max(values):.0f}"
+
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 measure_page(browser, platform.portal + "/", 1)  # warm the server
                 for name, path in PAGES:
-                    loads, rendered, calls = measure_page(
+                    loads, first, rendered, calls = measure_page(
                         browser, platform.portal + path, args.runs
                     )
                     all_calls[name] = calls
-                    print(
-                        f"| {name} | {statistics.median(loads):.0f} / {max(loads):.0f} "
-                        f"| {statistics.median(rendered):.0f} / {max(rendered):.0f} |"
-                    )
+                    print(f"| {name} | {cell(loads)} | {cell(first)} | {cell(rendered)} |")
                 browser.close()
 
             print(f"\n| API call ({args.api_runs} sequential runs) | p50 (ms) | p95 (ms) |")
