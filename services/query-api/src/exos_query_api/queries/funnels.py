@@ -57,10 +57,10 @@ SELECT SessionId,
        windowFunnel({{window_ms:UInt64}})(ts, {conditions}) AS level,
        arrayFold(
            (acc, e) -> if(length(acc) < {{step_count:UInt8}}
-                          AND e.2[length(acc) + 1] = 1
+                          AND bitTest(e.2, length(acc))
                           AND (length(acc) = 0 OR e.1 - acc[1] <= {{window_ms:UInt64}}),
                           arrayPushBack(acc, e.1), acc),
-           arraySort(x -> x.1, groupArray((ts, [{conditions}]))),
+           arraySort(x -> x.1, groupArray((ts, {step_bits}))),
            CAST([], 'Array(UInt64)')) AS reached
 FROM (
     SELECT SessionId, toUInt64(toUnixTimestamp64Milli(Timestamp)) AS ts, IsPageView, Page, SpanName
@@ -128,9 +128,13 @@ def validate_steps(
 
 
 def _sessions_sql(kind: StepKind, steps: list[str], chosen: Filters) -> str:
-    conditions = ", ".join(STEP_CONDITION[kind].format(i=i) for i in range(len(steps)))
+    conditions = [STEP_CONDITION[kind].format(i=i) for i in range(len(steps))]
+    # Which steps a span matches, as bits of one integer (bit i: step i + 1): cheaper
+    # than an array per span.
+    step_bits = " + ".join(f"bitShiftLeft(toUInt16{c}, {i})" for i, c in enumerate(conditions))
     return FUNNEL_SESSIONS.format(
-        conditions=conditions,
+        conditions=", ".join(conditions),
+        step_bits=step_bits,
         where=where(STEP_SPANS[kind], SPAN_TIME, *chosen.session_clauses()),
     )
 
