@@ -18,9 +18,9 @@ from playwright.sync_api import sync_playwright
 
 from exos.demo.scenario import build_world
 from exos.demo.sessions import big_snapshot_session, render_session
+from exos_common.testing.browser import CHROMIUM, CHROMIUM_ARGS
 
 BROWSER_DIR = Path(__file__).parents[1] / "e2e" / "browser"
-CHROMIUM = "/usr/bin/chromium"
 ANCHOR = datetime(2026, 11, 27, 17, tzinfo=UTC)
 
 
@@ -58,7 +58,7 @@ def test_recordings_replay_without_errors_and_end_on_the_last_view(page_server: 
     busy = [p.index for p in world.sessions if p.tasks]
     picked = [big_snapshot_session(world), *busy[1:4]]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for index in picked:
             session = render_session(world, world.sessions[index])
             events = orjson.loads(orjson.dumps(session.rrweb_events))

@@ -19,10 +19,11 @@ from exos.demo.otlp import session_headers, session_requests
 from exos.demo.scenario import build_world
 from exos.demo.sessions import RenderedSession, big_snapshot_session, render_session
 from exos_common.store import Store
+from exos_common.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from exos_common.testing.stores import open_migrated_store
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "services" / "replay" / "tests"))
-from live import CHROMIUM, CHROMIUM_ARGS, Servers, live_servers
+from live import Servers, live_servers
 
 ANCHOR = datetime(2026, 11, 27, 17, tzinfo=UTC)
 VIEW_HEADINGS = {

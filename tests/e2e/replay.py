@@ -10,16 +10,7 @@ from typing import Any
 from playwright.sync_api import sync_playwright
 
 from exos_common.store import Store
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from exos_common.testing.browser import CHROMIUM, CHROMIUM_ARGS
 
 # Chunks in the exact order they were recorded: nanosecond time, then the recorder's
 # event ordinal and chunk number (the writer keeps all three).

@@ -17,8 +17,7 @@ from urllib.parse import urlencode
 from playwright.sync_api import Page, sync_playwright
 
 from exos_common.localkafka import free_port
-
-from .replay import CHROMIUM, CHROMIUM_ARGS
+from exos_common.testing.browser import CHROMIUM, CHROMIUM_ARGS
 
 BROWSER_DIR = Path(__file__).parent / "browser"
 
