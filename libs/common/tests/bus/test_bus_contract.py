@@ -243,6 +243,10 @@ async def test_topics_with_equal_partitions_are_co_partitioned(bus: Bus) -> None
     while not b_task.done():
         await a.fetch(max_records=1, timeout_s=0.2)
     b = await b_task
+    # b has its share once it joined; a learns of the new assignment on a later poll.
+    deadline = asyncio.get_running_loop().time() + 30
+    while len(a.assignment()) != 4 and asyncio.get_running_loop().time() < deadline:
+        await a.fetch(max_records=1, timeout_s=0.2)
     for member in (a, b):
         by_topic = {
             topic: {tp.partition for tp in member.assignment() if tp.topic == topic}

@@ -58,6 +58,7 @@ def create_app(
             DeadLetterSink(the_bus, settings.writer_group, metrics).send,
             insert_timeout_s=settings.writer_insert_timeout_s,
             backoff_max_s=settings.writer_backoff_max_s,
+            log_epoch=the_bus.log_epoch,
         )
 
     loop = ConsumerLoop(

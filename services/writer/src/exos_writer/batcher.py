@@ -65,10 +65,14 @@ class PartitionBatch:
     retry_at: float | None = None
     backoff: Backoff = field(default_factory=Backoff)
     paused_since: float | None = None
+    log_epoch: str = ""
 
     @property
     def dedup_token(self) -> str:
-        return f"{self.sink.table}:{self.tp.topic}:{self.tp.partition}:{self.first}-{self.last}"
+        where = f"{self.tp.topic}:{self.tp.partition}:{self.first}-{self.last}"
+        if self.log_epoch:  # offsets restart with each in-process bus
+            where = f"{self.log_epoch}:{where}"
+        return f"{self.sink.table}:{where}"
 
     def reset(self) -> None:
         self.rows, self.size = [], BatchSize()
@@ -90,7 +94,9 @@ class WriterHandler:
         insert_timeout_s: float = 60.0,
         backoff_max_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        log_epoch: str = "",
     ) -> None:
+        self._log_epoch = log_epoch
         self._consumer = consumer
         self._store = store
         self._bounds = bounds
@@ -112,7 +118,7 @@ class WriterHandler:
     async def _batch_for(self, tp: TopicPartition) -> PartitionBatch:
         pb = self._batches.get(tp)
         if pb is None:
-            pb = PartitionBatch(tp, SINKS[tp.topic])
+            pb = PartitionBatch(tp, SINKS[tp.topic], log_epoch=self._log_epoch)
             pb.backoff.maximum_s = self._backoff_max_s
             await self._load_intent(pb)
             self._batches[tp] = pb

@@ -79,6 +79,8 @@ def producer_options(settings: KafkaSettings, options: dict[str, Any]) -> dict[s
 
 
 class KafkaBus(SingleRecordPublish):
+    log_epoch = ""  # the broker keeps offsets across restarts
+
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
         self._options = connection_options(settings)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import time
+import uuid
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -74,6 +75,7 @@ class _Group:
 
 class InProcessBus(SingleRecordPublish):
     def __init__(self, max_message_bytes: int = 8 * 1024 * 1024) -> None:
+        self.log_epoch = uuid.uuid4().hex[:12]
         self._max_message_bytes = max_message_bytes
         self._topics: dict[str, _Topic] = {}
         self._groups: dict[str, _Group] = {}

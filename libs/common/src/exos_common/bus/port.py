@@ -141,6 +141,12 @@ class Consumer(Protocol):
 
 
 class Bus(Protocol):
+    # Names this incarnation of the topics' logs: an offset identifies a record only
+    # within it. Kafka's logs outlive every process ("" ); the in-process bus starts at
+    # offset 0 in each process, so it names itself anew (a writer's dedup token must
+    # not match a batch of an earlier run).
+    log_epoch: str
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
