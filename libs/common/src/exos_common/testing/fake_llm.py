@@ -22,13 +22,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from exos_common.testing.servers import serve_in_thread
 
 Check = Callable[[dict[str, Any]], None]
 Reply = dict[str, Any] | str
@@ -57,8 +59,7 @@ class FakeLLM:
         self.responder = responder
         self._script: deque[_Step] = deque()
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: AbstractContextManager[str] | None = None
         self.port = 0
 
     @property
@@ -121,24 +122,15 @@ class FakeLLM:
         return app
 
     def start(self) -> FakeLLM:
-        config = uvicorn.Config(
-            self.app(), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake model server did not start")
-            time.sleep(0.02)
-        self.port = int(self._server.servers[0].sockets[0].getsockname()[1])
+        self._serving = serve_in_thread(self.app(), timeout_s=10)
+        base = self._serving.__enter__()
+        self.port = int(base.rsplit(":", 1)[1])
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+        if self._serving is not None:
+            self._serving.__exit__(None, None, None)
+            self._serving = None
 
     def __enter__(self) -> FakeLLM:
         return self.start()
