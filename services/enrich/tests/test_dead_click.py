@@ -168,13 +168,25 @@ def test_a_client_sent_dead_click_is_not_doubled(
 
 def test_mutations_long_before_are_forgotten_but_recent_ones_kept(clock: FakeClock) -> None:
     enricher = make_enricher(clock, enrich_replay_history_s=10)
-    out = feed(enricher, recording_started(), mutation(20_000), mouse_move(40_000))
-    # 20 s behind the replay and history is 10 s: the click cannot be judged any more.
+    out = feed(enricher, span("longtask", 40_000))  # the spans are at 40 s too
+    out += feed(enricher, recording_started(), mutation(20_000), mouse_move(40_000))
+    # 20 s behind both streams and history is 10 s: the click cannot be judged any more.
     out += feed(enricher, click(20_000))
     assert signals(out + settle(enricher, clock)) == []
     assert enricher.stats.dead_clicks_undecided == 1
     out = feed(enricher, mutation(40_100), mouse_move(41_000), click(40_000))
     assert signals(out + settle(enricher, clock)) == []
+
+
+def test_history_waits_for_spans_that_lag_behind_the_replay(clock: FakeClock) -> None:
+    """After a rebalance the new owner may read a session's replay backlog before its
+    spans: the clicks that come later are still judged on the DOM changes after them."""
+    enricher = make_enricher(clock, enrich_replay_history_s=10)
+    out = feed(enricher, recording_started(), mutation(5_000), mouse_move(60_000))
+    out += feed(enricher, click(20_000), click(5_000))
+    [dead] = signals(out + settle(enricher, clock), "dead_click")
+    assert dead.timestamp_ns == ns(20_000)  # the click at 5 s changed the page
+    assert enricher.stats.dead_clicks_undecided == 0
 
 
 def test_mutation_stamped_just_before_the_sub_millisecond_click_is_not_dead(

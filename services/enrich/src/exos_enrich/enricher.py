@@ -264,7 +264,7 @@ class SessionEnricher:
             candidates: list[Candidate] = []
             if "dead_click" in self._rules:
                 undecided_before = state.dead.undecided
-                candidates += state.dead.replay(event)
+                candidates += state.dead.replay(event, state.span_watermark_ns)
                 self.stats.dead_clicks_undecided += state.dead.undecided - undecided_before
             if "excessive_scroll" in self._rules:
                 candidates += state.scroll.replay(event)

@@ -176,13 +176,20 @@ class DeadClickDetector:
             self.undecided += 1
         return []
 
-    def replay(self, event: RrwebEvent) -> list[Candidate]:
+    def replay(self, event: RrwebEvent, span_watermark_ns: int | None = None) -> list[Candidate]:
+        """`span_watermark_ns`: how far the session's spans have come. DOM changes are
+        kept `history_s` behind the slower of the two streams: when the spans lag (a
+        backlog read after a rebalance, the replay topic read first), the clicks still
+        to come find the changes after them instead of an undecidable gap."""
         if self.replay_first_ns is None:
             self.replay_first_ns = event.timestamp_ns
         if event.changes_dom:
             self.history.add(event.timestamp_ns)
         self.replay_watermark_ns = max(self.replay_watermark_ns, event.timestamp_ns)
-        horizon = self.replay_watermark_ns - self._history_ns
+        slower = self.replay_watermark_ns
+        if span_watermark_ns is not None:
+            slower = min(slower, span_watermark_ns)
+        horizon = slower - self._history_ns
         if self._pending:
             horizon = min(horizon, min(p.click.timestamp_ns for p in self._pending))
         if horizon > self.history.floor_ns:
