@@ -48,17 +48,12 @@ def llm() -> Iterator[FakeLLM]:
 @pytest.fixture
 def stack(platform_env: dict[str, str], tmp_path: Path, llm: FakeLLM) -> Iterator[Stack]:
     model = {"EXOS_OPENAI_BASE_URL": llm.base_url, "EXOS_OPENAI_API_KEY": "e2e-model-key"}
-    # A click waits for its session's replay this long (wall time) before it is dropped
-    # undecided. After a replica is killed the survivor reads a replay backlog that, on
-    # this 2-core machine with eleven processes, took longer than the 60 s default:
-    # real dead clicks went undecided (10 of 20 in one run). Known limit, see README.
-    lag_tolerant = {"EXOS_ENRICH_DEAD_CLICK_WAIT_S": "900"}
     running = Stack(
         platform_env,
         tmp_path,
         api_key=f"key-{uuid.uuid4().hex[:6]}",
         gateway_token=TOKEN,
-        overrides=TEST_OVERRIDES | model | lag_tolerant,
+        overrides=TEST_OVERRIDES | model,
     ).start()
     yield running
     running.stop()
