@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +32,15 @@ class SessionMoment(BaseModel):
 
     session_id: str
     at: datetime
+
+
+TracedT = TypeVar("TracedT", bound=Traced)
+
+
+def traced(result: TracedT, runner: QueryRunner) -> TracedT:
+    """`result` with the statements `runner` ran attached."""
+    result.queries = runner.ran
+    return result
 
 
 class QueryRunner:

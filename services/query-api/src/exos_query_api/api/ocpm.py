@@ -20,7 +20,7 @@ from exos_query_api.ocpm.models import (
 )
 from exos_query_api.process.eventlog import ProcessFiltersParam
 from exos_query_api.process.views import Scope
-from exos_query_api.runner import QueryRunner, Traced
+from exos_query_api.runner import QueryRunner, Traced, traced
 from exos_query_api.timerange import TimeRangeParam
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Rows to return (1-100).")]
@@ -53,9 +53,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         store: StoreDep, window: TimeRangeParam, filters: ProcessFiltersParam
     ) -> CategoriesResponse:
         s = scope(store, window, filters)
-        result = views.categories(s)
-        result.queries = s.runner.ran
-        return result
+        return traced(views.categories(s), s.runner)
 
     @router.get(
         "/interactions",
@@ -68,9 +66,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         store: StoreDep, window: TimeRangeParam, filters: ProcessFiltersParam
     ) -> InteractionsResponse:
         s = scope(store, window, filters)
-        result = views.interactions(s)
-        result.queries = s.runner.ran
-        return result
+        return traced(views.interactions(s), s.runner)
 
     @router.get(
         "/handoffs",
@@ -87,9 +83,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         samples: Samples = 3,
     ) -> HandoffsResponse:
         s = scope(store, window, filters)
-        result = views.handoffs(s, limit, samples)
-        result.queries = s.runner.ran
-        return result
+        return traced(views.handoffs(s, limit, samples), s.runner)
 
     @router.get(
         "/lifecycle",
@@ -101,9 +95,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         store: StoreDep, window: TimeRangeParam, filters: ProcessFiltersParam
     ) -> LifecycleResponse:
         s = scope(store, window, filters)
-        result = views.lifecycles(s)
-        result.queries = s.runner.ran
-        return result
+        return traced(views.lifecycles(s), s.runner)
 
     @router.get(
         "/vendors",
@@ -133,9 +125,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
             Scope(s.runner, window, "orders", filters).check(given, "wait_from/wait_to")
         wait_from = wait_from or "inspection.scheduled"
         wait_to = wait_to or "inspection.completed"
-        result = views.vendors(s, wait_from, wait_to, limit, samples)
-        result.queries = s.runner.ran
-        return result
+        return traced(views.vendors(s, wait_from, wait_to, limit, samples), s.runner)
 
     def download(
         chunks: Iterator[bytes], runner: QueryRunner, explain: bool, media: str, name: str

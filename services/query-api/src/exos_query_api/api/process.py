@@ -22,7 +22,7 @@ from exos_query_api.process.models import (
     ReworkResponse,
     VariantsResponse,
 )
-from exos_query_api.runner import QueryRunner
+from exos_query_api.runner import QueryRunner, traced
 from exos_query_api.timerange import TimeRangeParam
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Rows to return (1-100).")]
@@ -59,9 +59,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         limit: Limit = 20,
     ) -> OperatorsResponse:
         runner = QueryRunner(store)
-        result = series.operators(runner, window, filters, limit)
-        result.queries = runner.ran
-        return result
+        return traced(series.operators(runner, window, filters, limit), runner)
 
     @router.get(
         "/variants",
@@ -80,9 +78,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         samples: Samples = 3,
     ) -> VariantsResponse:
         s = scope(store, window, over, filters)
-        result = views.variants(s, limit, samples)
-        result.queries = s.runner.ran
-        return result
+        return traced(views.variants(s, limit, samples), s.runner)
 
     @router.get(
         "/bottlenecks",
@@ -103,9 +99,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         ] = 1,
     ) -> BottlenecksResponse:
         s = scope(store, window, over, filters)
-        result = views.bottlenecks(s, limit, samples, min_transitions)
-        result.queries = s.runner.ran
-        return result
+        return traced(views.bottlenecks(s, limit, samples, min_transitions), s.runner)
 
     @router.get(
         "/map",
@@ -122,9 +116,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         min_frequency: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     ) -> ProcessMapResponse:
         s = scope(store, window, over, filters)
-        result = views.process_map(s, limit, min_frequency)
-        result.queries = s.runner.ran
-        return result
+        return traced(views.process_map(s, limit, min_frequency), s.runner)
 
     @router.get(
         "/funnel",
@@ -146,9 +138,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         samples: Samples = 3,
     ) -> FunnelResponse:
         s = scope(store, window, over, filters)
-        result = views.funnel(s, parse_steps(steps, "steps"), window_s, samples)
-        result.queries = s.runner.ran
-        return result
+        return traced(views.funnel(s, parse_steps(steps, "steps"), window_s, samples), s.runner)
 
     @router.get(
         "/conformance",
@@ -167,9 +157,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         samples: Samples = 3,
     ) -> ConformanceResponse:
         s = scope(store, window, over, filters)
-        result = views.conformance(s, parse_steps(path, "path"), samples)
-        result.queries = s.runner.ran
-        return result
+        return traced(views.conformance(s, parse_steps(path, "path"), samples), s.runner)
 
     @router.get(
         "/rework",
@@ -189,9 +177,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         samples: Samples = 3,
     ) -> ReworkResponse:
         s = scope(store, window, over, filters)
-        result = views.rework(s, parse_steps(loop, "loop"), limit, samples)
-        result.queries = s.runner.ran
-        return result
+        return traced(views.rework(s, parse_steps(loop, "loop"), limit, samples), s.runner)
 
     @router.get(
         "/anomalies",
@@ -224,13 +210,14 @@ def build_router(provider: StoreProvider) -> APIRouter:
         samples: Samples = 3,
     ) -> AnomaliesResponse:
         runner = QueryRunner(store)
-        result = series.anomalies(
+        return traced(
+            series.anomalies(
+                runner,
+                window,
+                filters,
+                series.AnomalyQuery(series_name, activity, bucket, baseline, threshold, samples),
+            ),
             runner,
-            window,
-            filters,
-            series.AnomalyQuery(series_name, activity, bucket, baseline, threshold, samples),
         )
-        result.queries = runner.ran
-        return result
 
     return router
