@@ -25,10 +25,17 @@ Every event's session is `s-<operator>-<MMDD>` of the day it happened.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 from exos_common.store import Store
+from exos_common.testing.stores import open_migrated_store
+from exos_query_api.app import create_app
 
 FROM = "2026-11-01T00:00:00Z"
 TO = "2026-11-10T00:00:00Z"
@@ -228,3 +235,14 @@ def rows() -> list[list[Any]]:
 
 def load(store: Store) -> None:
     store.insert("otel_traces", rows(), COLUMNS)
+
+
+@contextmanager
+def served(chdb_path: Path, prefix: str) -> Iterator[TestClient]:
+    """query-api over a database of its own holding this world."""
+    store, settings = open_migrated_store(chdb_path, prefix)
+    load(store)
+    with TestClient(create_app(store=store)) as client:
+        yield client
+    store.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+    store.close()

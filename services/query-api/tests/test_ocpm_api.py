@@ -12,9 +12,6 @@ import pm4py
 import pytest
 from fastapi.testclient import TestClient
 
-from exos_common.testing.stores import open_migrated_store
-from exos_query_api.app import create_app
-
 sys.path.insert(0, str(Path(__file__).parent))
 
 import pm_world as world
@@ -24,12 +21,8 @@ HOUR = 3600.0
 
 @pytest.fixture(scope="module")
 def client(chdb_path: Path) -> Iterator[TestClient]:
-    store, settings = open_migrated_store(chdb_path, "ocpm")
-    world.load(store)
-    with TestClient(create_app(store=store)) as test_client:
+    with world.served(chdb_path, "ocpm") as test_client:
         yield test_client
-    store.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
-    store.close()
 
 
 def get(client: TestClient, url: str, **params: Any) -> dict[str, Any]:
