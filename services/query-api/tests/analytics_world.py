@@ -1,7 +1,8 @@
 """A hand-built world for the analytics, site health and stats tests: four sessions of
 three visitors over two weeks, whose answers are worked out by hand in the tests.
 
-T0 = Monday 2026-11-02 09:00 UTC (week 1); week 2 starts Monday 2026-11-09.
+T0 = 09:00 UTC on `dates.MONDAY` (week 1, three weeks before the run's week, so every row
+is inside the tables' retention on any day); week 2 starts 7 days later.
 
 S1  V1 Chrome/macOS/desktop/US/Chicago, T0:
     +0 documentLoad /inbox, +1 lcp 2000, +1 cls 0.05, +2 longtask 80 ms (/inbox),
@@ -31,8 +32,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from exos_common.store import Store
+from exos_common.testing import dates
 
-T0 = datetime(2026, 11, 2, 9, 0, 0)
+T0 = dates.on(0, 9, 0, 0)
 ORIGIN = "https://portal.example"
 SERVICE = "appraisal-portal"
 
@@ -214,6 +216,6 @@ def load(store: Store) -> World:
 
 
 # The whole world is in [RANGE_FROM, RANGE_TO).
-RANGE_FROM = "2026-11-01T00:00:00Z"
-RANGE_TO = "2026-11-20T00:00:00Z"
+RANGE_FROM = dates.iso(-1, "00:00:00Z")
+RANGE_TO = dates.iso(18, "00:00:00Z")
 RANGE = {"from": RANGE_FROM, "to": RANGE_TO}

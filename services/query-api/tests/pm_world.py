@@ -5,22 +5,23 @@ in the tests are worked out by hand from the tables below.
 
 Orders (hours after the order's start; c = coordinator, q = the QC reviewer op-q):
 
-    O1 purchase V-1 op-a  11-02 09:00  created 0, assigned 1, scheduled 2, completed 26,
+    O1 purchase V-1 op-a  Mon 09:00  created 0, assigned 1, scheduled 2, completed 26,
                                        route_to_qc 28, review 30(q), submitted 31(q),
                                        closed 32, email.sent 32:01
-    O6 purchase V-2 op-b  11-03 09:00  like O1 but completed 50, route 52, review 60(q),
+    O6 purchase V-2 op-b  Tue 09:00  like O1 but completed 50, route 52, review 60(q),
                                        submitted 61(q), closed 62, email.sent 62:01
-    O2 refinance V-1 op-a 11-02 10:00  created 0, assigned 1, scheduled 2, completed 26,
+    O2 refinance V-1 op-a Mon 10:00  created 0, assigned 1, scheduled 2, completed 26,
                                        route 28, review 30(q), revision 30:30(q), route 40,
                                        review 42(q), submitted 43(q), closed 44
-    O5 refinance V-1 op-b 11-02 11:00  as O2 to route 40, review 42(q), revision 42:30(q),
+    O5 refinance V-1 op-b Mon 11:00  as O2 to route 40, review 42(q), revision 42:30(q),
                                        route 50, review 52(q), submitted 53(q), closed 54
-    O3 heloc V-2 op-a     11-04 09:00  created 0, assigned 1, route 20, review 22(q),
+    O3 heloc V-2 op-a     Wed 09:00  created 0, assigned 1, route 20, review 22(q),
                                        submitted 23(q), closed 24   (desktop: no inspection)
-    O4 purchase V-2 op-b  11-05 09:00  created 0, assigned 1, scheduled 2   (still open)
+    O4 purchase V-2 op-b  Thu 09:00  created 0, assigned 1, scheduled 2   (still open)
 
-Plus `page.inbox` of op-a at 11-02 08:59 (no order). vendor.id is set from `assigned` on.
-Every event's session is `s-<operator>-<MMDD>` of the day it happened.
+Mon..Fri are the days of the week of `dates.MONDAY`, three weeks before the run.
+Plus `page.inbox` of op-a at Mon 08:59 (no order). vendor.id is set from `assigned` on.
+Every event's session is `s-<operator>-d<N>`, N the day of the week it happened (Mon = 0).
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from exos_common.store import Store
+from exos_common.testing import dates
 from exos_common.testing.stores import open_migrated_store
 from exos_query_api.app import create_app
 
-FROM = "2026-11-01T00:00:00Z"
-TO = "2026-11-10T00:00:00Z"
+FROM = dates.iso(-1, "00:00:00Z")
+TO = dates.iso(8, "00:00:00Z")
 SERVICE = "portal"
 ORIGIN = "https://portal.example"
 
@@ -49,12 +51,12 @@ OPERATORS = {
 }
 ORDERS: dict[str, tuple[str, str, str, datetime]] = {
     # id: (lob, vendor, coordinator, start)
-    "O1": ("purchase", "V-1", "op-a", datetime(2026, 11, 2, 9)),
-    "O6": ("purchase", "V-2", "op-b", datetime(2026, 11, 3, 9)),
-    "O2": ("refinance", "V-1", "op-a", datetime(2026, 11, 2, 10)),
-    "O5": ("refinance", "V-1", "op-b", datetime(2026, 11, 2, 11)),
-    "O3": ("heloc", "V-2", "op-a", datetime(2026, 11, 4, 9)),
-    "O4": ("purchase", "V-2", "op-b", datetime(2026, 11, 5, 9)),
+    "O1": ("purchase", "V-1", "op-a", dates.on(0, 9)),
+    "O6": ("purchase", "V-2", "op-b", dates.on(1, 9)),
+    "O2": ("refinance", "V-1", "op-a", dates.on(0, 10)),
+    "O5": ("refinance", "V-1", "op-b", dates.on(0, 11)),
+    "O3": ("heloc", "V-2", "op-a", dates.on(2, 9)),
+    "O4": ("purchase", "V-2", "op-b", dates.on(3, 9)),
 }
 Q = "op-q"
 # (hours after start, activity, by reviewer?)
@@ -116,9 +118,9 @@ SCRIPTS: dict[str, list[tuple[float, str, bool]]] = {
         (2, "inspection.scheduled", False),
     ],
 }
-INBOX_AT = datetime(2026, 11, 2, 8, 59)
+INBOX_AT = dates.on(0, 8, 59)
 
-# Page views: (session, minutes after 11-06 10:00, span, path). P2's documentLoad of the
+# Page views: (session, minutes after Fri 10:00, span, path). P2's documentLoad of the
 # page it is on is a reload (not a new step).
 PAGE_VIEWS = [
     ("P1", 0, "documentLoad", "/inbox"),
@@ -132,18 +134,18 @@ PAGE_VIEWS = [
     ("P3", 30, "documentLoad", "/inbox"),
     ("P3", 31, "routeChange", "/orders/ORD-4"),
 ]
-PAGES_START = datetime(2026, 11, 6, 10)
+PAGES_START = dates.on(4, 10)
 
-# Rage clicks per day (11-02 .. 11-06); on 11-06 five in session X, three in Y.
+# Rage clicks per day (Mon .. Fri); on Fri five in session X, three in Y.
 RAGE = [
-    (datetime(2026, 11, 2, 12), "R1"),
-    (datetime(2026, 11, 3, 12), "R1"),
-    (datetime(2026, 11, 3, 13), "R2"),
-    (datetime(2026, 11, 4, 12), "R1"),
-    (datetime(2026, 11, 5, 12), "R1"),
-    (datetime(2026, 11, 5, 13), "R2"),
-    *[(datetime(2026, 11, 6, 14, minute), "X") for minute in range(5)],
-    *[(datetime(2026, 11, 6, 15, minute), "Y") for minute in range(3)],
+    (dates.on(0, 12), "R1"),
+    (dates.on(1, 12), "R1"),
+    (dates.on(1, 13), "R2"),
+    (dates.on(2, 12), "R1"),
+    (dates.on(3, 12), "R1"),
+    (dates.on(3, 13), "R2"),
+    *[(dates.on(4, 14, minute), "X") for minute in range(5)],
+    *[(dates.on(4, 15, minute), "Y") for minute in range(3)],
 ]
 
 COLUMNS = [
@@ -160,7 +162,7 @@ COLUMNS = [
 
 
 def session_of(operator: str, at: datetime) -> str:
-    return f"s-{operator}-{at:%m%d}"
+    return f"s-{operator}-d{(at - dates.MONDAY).days}"
 
 
 def at(order: str, hours: float) -> datetime:

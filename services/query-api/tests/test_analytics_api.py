@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from exos_common.testing import dates
 from exos_common.testing.stores import open_migrated_store
 from exos_query_api.app import create_app
 
@@ -67,7 +68,7 @@ def test_overview_filters(client: TestClient) -> None:
     assert (scheduling["sessions"], scheduling["pageviews"]) == (2, 6)
     # Week 2 only: S3 and S4.
     week2 = client.get(
-        "/api/analytics/overview", params={"from": "2026-11-09T00:00:00Z", "to": world.RANGE_TO}
+        "/api/analytics/overview", params={"from": dates.iso(7, "00:00:00Z"), "to": world.RANGE_TO}
     ).json()
     assert (week2["sessions"], week2["visitors"], week2["pageviews"]) == (2, 2, 5)
 
@@ -106,12 +107,12 @@ def test_journeys_from_and_to_a_page(client: TestClient) -> None:
     ]
     # Samples open the replay at the anchor page view: S1 at T0, S4 at T0 + 7 d + 2 h.
     assert moments(body["journeys"][0]["samples"]) == [
-        ("S1", "2026-11-02T09:00:00"),
-        ("S4", "2026-11-09T11:00:00"),
+        ("S1", dates.iso(0, "09:00:00")),
+        ("S4", dates.iso(7, "11:00:00")),
     ]
     to = get(client, "/api/analytics/journeys", anchor="/orders/:id", direction="to", depth=1)
     assert [(j["path"], j["sessions"]) for j in to["journeys"]] == [(["/inbox", "/orders/:id"], 3)]
-    assert moments(to["journeys"][0]["samples"])[0] == ("S1", "2026-11-02T09:00:10")
+    assert moments(to["journeys"][0]["samples"])[0] == ("S1", dates.iso(0, "09:00:10"))
 
 
 def test_page_funnel_levels_and_drop_offs(client: TestClient) -> None:
@@ -126,8 +127,8 @@ def test_page_funnel_levels_and_drop_offs(client: TestClient) -> None:
     assert [s["conversion_from_previous"] for s in steps] == [1.0, 0.75, 0.6667]
     assert steps[2]["conversion_from_first"] == 0.5
     # S2 stopped at /inbox (its load at T0 + 1 h); S3 at /orders/:id (+20 s).
-    assert moments(steps[0]["drop_off_samples"]) == [("S2", "2026-11-02T10:00:00")]
-    assert moments(steps[1]["drop_off_samples"]) == [("S3", "2026-11-09T09:00:20")]
+    assert moments(steps[0]["drop_off_samples"]) == [("S2", dates.iso(0, "10:00:00"))]
+    assert moments(steps[1]["drop_off_samples"]) == [("S3", dates.iso(7, "09:00:20"))]
     # A 12 s window: S4 (15 s from /inbox to scheduling) and S1 (30 s) stop at step 2;
     # S1 reaches /orders/:id 10 s after /inbox, S3 20 s after: only S1 and S4 get there.
     short = get(client, "/api/analytics/funnel", steps=PAGES, window_s=12)["steps"]
@@ -139,7 +140,7 @@ def test_event_funnel(client: TestClient) -> None:
         "steps"
     ]
     assert [(s["sessions"], s["dropped"]) for s in steps] == [(2, 1), (1, 0)]
-    assert moments(steps[0]["drop_off_samples"]) == [("S3", "2026-11-09T09:00:10")]
+    assert moments(steps[0]["drop_off_samples"]) == [("S3", dates.iso(7, "09:00:10"))]
 
 
 @pytest.mark.parametrize(
@@ -174,11 +175,11 @@ def test_funnel_network_assigns_calls_to_steps(client: TestClient) -> None:
     ]
     # p95 of 100, 120, 1500 ms: 120 + 0.9 * 1380.
     assert steps[1]["p95_ms"] == 1362.0
-    assert moments(steps[1]["samples"]) == [("S3", "2026-11-09T09:00:21")]
+    assert moments(steps[1]["samples"]) == [("S3", dates.iso(7, "09:00:21"))]
     assert steps[2]["failing_endpoints"] == ["/api/orders/:id/schedule"]
     assert moments(steps[2]["samples"]) == [
-        ("S1", "2026-11-02T09:00:31"),
-        ("S4", "2026-11-09T11:00:16"),
+        ("S1", dates.iso(0, "09:00:31")),
+        ("S4", dates.iso(7, "11:00:16")),
     ]
 
 
@@ -199,12 +200,12 @@ def test_failed_and_slow_calls_by_page(client: TestClient) -> None:
 
 def test_retention_by_cohort_week(client: TestClient) -> None:
     body = get(client, "/api/analytics/retention", weeks=3)
-    # Week of Nov 2: V1 and V2; V1 back in week 1. Week of Nov 9: V3.
+    # Week 1: V1 and V2; V1 back in week 1. Week 2: V3.
     assert [
         (c["cohort_week"], c["visitors"], c["retained"], c["rates"]) for c in body["cohorts"]
     ] == [
-        ("2026-11-02", 2, [2, 1, 0], [1.0, 0.5, 0.0]),
-        ("2026-11-09", 1, [1, 0, 0], [1.0, 0.0, 0.0]),
+        (dates.iso(0), 2, [2, 1, 0], [1.0, 0.5, 0.0]),
+        (dates.iso(7), 1, [1, 0, 0], [1.0, 0.0, 0.0]),
     ]
 
 
@@ -217,8 +218,14 @@ def test_retention_by_cohort_week(client: TestClient) -> None:
         ("/api/analytics/journeys", {"anchor": ""}),
         ("/api/analytics/journeys", {"anchor": "/inbox", "depth": 99}),
         ("/api/analytics/retention", {"weeks": 1000}),
-        ("/api/analytics/overview", {"from": "2026-11-10T00:00:00Z", "to": "2026-11-01T00:00:00Z"}),
-        ("/api/analytics/overview", {"from": "2020-01-01T00:00:00Z", "to": "2026-11-01T00:00:00Z"}),
+        (
+            "/api/analytics/overview",
+            {"from": dates.iso(8, "00:00:00Z"), "to": dates.iso(-1, "00:00:00Z")},
+        ),
+        (
+            "/api/analytics/overview",
+            {"from": dates.iso(-2500, "00:00:00Z"), "to": dates.iso(-1, "00:00:00Z")},
+        ),
         ("/api/analytics/overview", {"from": "yesterday"}),
     ],
 )

@@ -12,6 +12,8 @@ import pm4py
 import pytest
 from fastapi.testclient import TestClient
 
+from exos_common.testing import dates
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 import pm_world as world
@@ -115,22 +117,22 @@ def test_lifecycle_p50_p95(client: TestClient) -> None:
 def test_vendor_contention(client: TestClient) -> None:
     body = get(client, "/api/ocpm/vendors", samples=2)
     v1, v2 = body["vendors"]
-    # V-1: O1, O2, O5 wait on it at once (scheduled 11, 12, 13 h on 11-02, done 24 h
+    # V-1: O1, O2, O5 wait on it at once (scheduled 11, 12, 13 h on Monday, done 24 h
     # later); two of them went back for revision.
     assert (v1["vendor_id"], v1["orders"], v1["waits"], v1["open_waits"]) == ("V-1", 3, 3, 0)
     assert (v1["peak_concurrent"], v1["p95_wait_s"]) == (3, 24 * HOUR)
     assert v1["rework_rate_pct"] == 66.7
-    # V-2: O6 waits 48 h and is done at 11-05 11:00, the moment O4's wait starts (one
+    # V-2: O6 waits 48 h and is done at Thursday 11:00, the moment O4's wait starts (one
     # at a time); O4 is still waiting at the end of the range; O3 had no inspection.
     assert (v2["vendor_id"], v2["orders"], v2["waits"], v2["open_waits"]) == ("V-2", 3, 2, 1)
     assert (v2["peak_concurrent"], v2["p95_wait_s"], v2["rework_rate_pct"]) == (1, 48 * HOUR, 0.0)
-    o4_wait = (world.at("O4", 0).replace(day=10, hour=0) - world.at("O4", 2)).total_seconds()
+    o4_wait = (dates.on(8) - world.at("O4", 2)).total_seconds()
     assert [(s["case_id"], s["wait_s"]) for s in v2["samples"]] == [
         ("O4", o4_wait),
         ("O6", 48 * HOUR),
     ]
     assert v2["samples"][0]["at"] == world.at("O4", 2).isoformat()
-    assert v2["samples"][0]["session_id"] == "s-op-b-1105"
+    assert v2["samples"][0]["session_id"] == "s-op-b-d3"
 
 
 def test_ocel_export_reads_in_pm4py(client: TestClient, tmp_path: Path) -> None:
@@ -178,7 +180,7 @@ def test_export_explain_lists_the_sql(client: TestClient) -> None:
         ("/api/ocpm/vendors", {"wait_from": "nope"}, "unknown step(s) in wait_from/wait_to: nope"),
         ("/api/ocpm/handoffs", {"limit": 0}, "greater than or equal to 1"),
         ("/api/ocpm/categories", {"categories": "Portal"}, "applies to /api/process views only"),
-        ("/api/ocpm/export/ocel", {"from": "2026-12-01", "to": "2026-11-01"}, "must be before"),
+        ("/api/ocpm/export/ocel", {"from": dates.iso(29), "to": dates.iso(-1)}, "must be before"),
     ],
 )
 def test_bad_parameters_get_422_with_a_reason(

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from exos_common.testing import dates
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 import pm_world as world
@@ -192,8 +194,8 @@ def test_variants_counts_samples_and_narrative(client: TestClient) -> None:
     assert (top["cases"], top["share_pct"]) == (2, 33.3)
     assert top["top_segments"] == ["purchase"]
     assert top["samples"] == [
-        moment("s-op-a-1102", world.at("O1", 0), "O1"),
-        moment("s-op-b-1103", world.at("O6", 0), "O6"),
+        moment("s-op-a-d0", world.at("O1", 0), "O1"),
+        moment("s-op-b-d1", world.at("O6", 0), "O6"),
     ]
     # O1 takes 32 h 1 min, O6 62 h 1 min.
     assert top["avg_duration_s"] == pytest.approx(47 * HOUR + 60)
@@ -228,24 +230,24 @@ def test_anomaly_on_rage_clicks_with_sessions(client: TestClient) -> None:
         client, "/api/process/anomalies", series="rage_clicks", bucket="day", window=4, threshold=5
     )
     values = [p["value"] for p in body["points"]]
-    # From the first span (11-02) to the end of the range.
+    # From the first span (Monday) to the end of the range.
     assert values == [1, 2, 1, 2, 8, 0, 0, 0]
-    # 11-06 against 1, 2, 1, 2: mean 1.5, sd 0.5 (floored to 1) -> z = 6.5.
+    # Friday against 1, 2, 1, 2: mean 1.5, sd 0.5 (floored to 1) -> z = 6.5.
     assert [(a["bucket"], a["z"], a["direction"]) for a in body["anomalies"]] == [
-        ("2026-11-06T00:00:00", 6.5, "spike")
+        (dates.iso(4, "00:00:00"), 6.5, "spike")
     ]
     assert body["anomalies"][0]["sd"] == 0.5
     assert body["anomalies"][0]["samples"] == [
-        {"session_id": "X", "at": "2026-11-06T14:00:00"},
-        {"session_id": "Y", "at": "2026-11-06T15:00:00"},
+        {"session_id": "X", "at": dates.iso(4, "14:00:00")},
+        {"session_id": "Y", "at": dates.iso(4, "15:00:00")},
     ]
     # By hour: five at 14:00 after 24 empty hours (mean 0, sd 0 -> 1): z = 5. At 15:00
     # three against mean 5/24 and sd ~1: z < 3.
     hourly = get(client, "/api/process/anomalies", series="rage_clicks")
-    assert [(a["bucket"], a["z"]) for a in hourly["anomalies"]] == [("2026-11-06T14:00:00", 5.0)]
+    assert [(a["bucket"], a["z"]) for a in hourly["anomalies"]] == [(dates.iso(4, "14:00:00"), 5.0)]
     orders = get(client, "/api/process/anomalies", series="orders", bucket="day", window=3)
     assert [p["value"] for p in orders["points"]] == [3, 1, 1, 1, 0, 0, 0, 0]
-    assert orders["points"][0]["bucket"] == "2026-11-02T00:00:00" and not orders["anomalies"]
+    assert orders["points"][0]["bucket"] == dates.iso(0, "00:00:00") and not orders["anomalies"]
 
 
 def test_page_flows_variants_rework_conformance(client: TestClient) -> None:
@@ -281,7 +283,7 @@ def test_page_flows_variants_rework_conformance(client: TestClient) -> None:
         ("/api/process/variants", {"over": "pages", "lob": "heloc"}, "over=orders only"),
         ("/api/process/anomalies", {"series": "activity"}, "needs the activity"),
         ("/api/process/map", {"categories": "Nope"}, "unknown categories: Nope"),
-        ("/api/process/map", {"from": "2026-11-09", "to": "2026-11-01"}, "must be before"),
+        ("/api/process/map", {"from": dates.iso(7), "to": dates.iso(-1)}, "must be before"),
     ],
 )
 def test_bad_parameters_get_422_with_a_reason(

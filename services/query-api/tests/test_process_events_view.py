@@ -5,11 +5,11 @@ the migration."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from exos_common.schema import migrate
 from exos_common.store import Store
+from exos_common.testing import dates
 from exos_common.testing.stores import open_migrated_store
 
 COLUMNS = ["Timestamp", "SpanId", "SpanName", "ServiceName", "ResourceAttributes", "SpanAttributes"]
@@ -17,7 +17,7 @@ COLUMNS = ["Timestamp", "SpanId", "SpanName", "ServiceName", "ResourceAttributes
 
 def span(span_id: str, name: str, attributes: dict[str, str]) -> list[Any]:
     return [
-        datetime(2026, 11, 2, 9),
+        dates.on(0, 9),
         span_id,
         name,
         "portal",

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from exos_common.testing import dates
 from exos_common.testing.stores import open_migrated_store
 from exos_query_api.app import create_app
 
@@ -42,7 +43,7 @@ def moments(samples: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 def test_error_rate_by_day(client: TestClient) -> None:
     body = get(client, "/api/site-health/errors")
-    # Nov 2: S1 (12 spans) and S2 (5 spans, one onerror). Nov 9: S3 (7 spans, one
+    # Week 1 Monday: S1 (12 spans) and S2 (5 spans, one onerror). Week 2 Monday: S3 (7 spans, one
     # console.error) and S4 (10 spans, two console.error).
     assert body["bucket"] == "day"
     assert [
@@ -55,7 +56,7 @@ def test_error_rate_by_day(client: TestClient) -> None:
             p["error_rate"],
         )
         for p in body["series"]
-    ] == [("2026-11-02", 17, 1, 2, 1, 0.5), ("2026-11-09", 17, 3, 2, 2, 1.0)]
+    ] == [(dates.iso(0), 17, 1, 2, 1, 0.5), (dates.iso(7), 17, 3, 2, 2, 1.0)]
     assert (body["errors"], body["sessions"], body["error_sessions"], body["error_rate"]) == (
         4,
         4,
@@ -63,18 +64,22 @@ def test_error_rate_by_day(client: TestClient) -> None:
         0.75,
     )
     hourly = get(client, "/api/site-health/errors", bucket="hour", country="US")
-    # US sessions: S1 (9:00 Nov 2), S3 (9:00 Nov 9), S4 (11:00 Nov 9).
+    # US sessions: S1 (9:00 week 1 Monday), S3 (9:00 week 2 Monday), S4 (11:00 week 2 Monday).
     assert [(p["bucket"][:13], p["errors"]) for p in hourly["series"]] == [
-        ("2026-11-02T09", 0),
-        ("2026-11-09T09", 1),
-        ("2026-11-09T11", 2),
+        (dates.iso(0, "09"), 0),
+        (dates.iso(7, "09"), 1),
+        (dates.iso(7, "11"), 2),
     ]
 
 
 def test_hourly_buckets_over_a_long_range_get_a_422(client: TestClient) -> None:
     response = client.get(
         "/api/site-health/errors",
-        params={"from": "2026-01-01T00:00:00Z", "to": "2026-11-20T00:00:00Z", "bucket": "hour"},
+        params={
+            "from": dates.iso(-305, "00:00:00Z"),
+            "to": dates.iso(18, "00:00:00Z"),
+            "bucket": "hour",
+        },
     )
     assert response.status_code == 422
     assert "31 days" in response.json()["error"]["message"]
@@ -96,8 +101,8 @@ def test_web_vitals_p75_and_bands(client: TestClient) -> None:
         0.25,
         0.25,
     )
-    assert moments(lcp["poor_samples"]) == [("S3", "2026-11-09T09:00:01")]
-    assert moments(body["vitals"][2]["poor_samples"]) == [("S4", "2026-11-09T11:00:07")]
+    assert moments(lcp["poor_samples"]) == [("S3", dates.iso(7, "09:00:01"))]
+    assert moments(body["vitals"][2]["poor_samples"]) == [("S4", dates.iso(7, "11:00:07"))]
     assert body["thresholds"]["lcp"] == [2500, 4000]
     firefox = get(client, "/api/site-health/web-vitals", browser="Firefox")["vitals"]
     assert [(v["metric"], v["p75"], v["band"]) for v in firefox] == [
@@ -124,7 +129,7 @@ def test_long_tasks_by_page(client: TestClient) -> None:
         ("/orders/:id", 1, 1, 300.0, 250.0, 300.0, 300.0),
         ("/inbox", 2, 2, 280.0, 180.0, 170.0, 200.0),
     ]
-    assert moments([pages[1]["worst"]]) == [("S2", "2026-11-02T10:00:01")]
+    assert moments([pages[1]["worst"]]) == [("S2", dates.iso(0, "10:00:01"))]
 
 
 def test_console_errors_grouped_by_fingerprint(client: TestClient) -> None:
@@ -136,18 +141,18 @@ def test_console_errors_grouped_by_fingerprint(client: TestClient) -> None:
     failed = groups[0]
     assert failed["example"] == "Request failed: POST /api/orders/ORD-2/schedule 503"
     assert (failed["first_seen"][:19], failed["last_seen"][:19]) == (
-        "2026-11-09T09:00:25",
-        "2026-11-09T11:00:18",
+        dates.iso(7, "09:00:25"),
+        dates.iso(7, "11:00:18"),
     )
     # Each session at its first occurrence: S3 at +25 s, S4 at +16 s.
     assert moments(failed["samples"]) == [
-        ("S3", "2026-11-09T09:00:25"),
-        ("S4", "2026-11-09T11:00:16"),
+        ("S3", dates.iso(7, "09:00:25")),
+        ("S4", dates.iso(7, "11:00:16")),
     ]
     assert len({g["fingerprint"] for g in groups}) == 2
     firefox = get(client, "/api/site-health/console-errors", browser="Firefox")["groups"]
     assert [(g["occurrences"], moments(g["samples"])) for g in firefox] == [
-        (1, [("S2", "2026-11-02T10:00:03")])
+        (1, [("S2", dates.iso(0, "10:00:03"))])
     ]
     on_order = get(client, "/api/site-health/console-errors", page="/orders/:id")["groups"]
     assert [(g["occurrences"], g["sessions"]) for g in on_order] == [(1, 1)]
@@ -178,11 +183,11 @@ def test_http_monitoring(client: TestClient) -> None:
     # 90 and 200 ms: p50 145, p95 90 + 0.95 * 110.
     assert (schedule["p50_ms"], schedule["p95_ms"]) == (145.0, 194.5)
     assert moments(schedule["failure_samples"]) == [
-        ("S1", "2026-11-02T09:00:31"),
-        ("S4", "2026-11-09T11:00:16"),
+        ("S1", dates.iso(0, "09:00:31")),
+        ("S4", dates.iso(7, "11:00:16")),
     ]
     week1 = client.get(
         "/api/site-health/http",
-        params={"from": "2026-11-01T00:00:00Z", "to": "2026-11-03T00:00:00Z"},
+        params={"from": dates.iso(-1, "00:00:00Z"), "to": dates.iso(1, "00:00:00Z")},
     ).json()
     assert (week1["calls"], week1["failed"]) == (2, 1)

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from exos_common.store import Store
+from exos_common.testing import dates
 from exos_query_api.app import create_app
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -29,8 +30,8 @@ def test_stats_of_the_three_tables(migrated_store: Store) -> None:
         # 12 + 5 + 7 + 10 spans; 4 error spans; 4 error logs + 1 warning in S2, S3, S4.
         assert (traces["rows"], traces["sessions"], traces["errors"]) == (34, 4, 4)
         assert (traces["first"][:19], traces["last"][:19]) == (
-            "2026-11-02T09:00:00",
-            "2026-11-09T11:00:20",
+            dates.iso(0, "09:00:00"),
+            dates.iso(7, "11:00:20"),
         )
         assert (logs["rows"], logs["sessions"], logs["errors"]) == (5, 3, 4)
         assert (replay["rows"], replay["sessions"]) == (2, 1)
@@ -39,7 +40,7 @@ def test_stats_of_the_three_tables(migrated_store: Store) -> None:
         assert tables["span_facts"]["rows"] is None
         # Week 2 alone.
         week2 = client.get(
-            "/api/stats", params={"from": "2026-11-09T00:00:00Z", "to": world.RANGE_TO}
+            "/api/stats", params={"from": dates.iso(7, "00:00:00Z"), "to": world.RANGE_TO}
         ).json()
         assert [t["rows"] for t in week2["tables"][:3]] == [17, 4, 0]
         assert week2["tables"][2]["first"] is None
