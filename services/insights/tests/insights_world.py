@@ -16,12 +16,15 @@ spans 12 (6 domain events, 6 browser spans); error logs 3 (S-2: 2, S-1: 1).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from exos_common.store import Store
+from exos_common.testing import dates
 
-T0 = datetime(2026, 11, 20, 14, 0, 0)
+# 14:00 UTC on the Wednesday after the second fixture week: inside the tables' retention
+# on any run date.
+T0 = dates.on(16, 14)
 SERVICE = "appraisal-portal"
 OPERATORS = {"Alice": "op-001", "Bob": "op-002"}
 ORDERS = {"O-1": ("purchase", "Alice"), "O-2": ("closing", "Alice"), "O-3": ("closing", "Bob")}

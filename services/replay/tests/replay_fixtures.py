@@ -31,8 +31,11 @@ from typing import Any
 import orjson
 
 from exos_common.store import Store
+from exos_common.testing import dates
 
-T0 = 1_795_000_000_000_000_000  # 2026-11-18 11:06:40 UTC, in ns
+# 11:06:40 UTC on the Wednesday of the second fixture week (inside the tables' retention on
+# any run date), in ns.
+T0 = dates.to_ns(dates.on(16, 11, 6, 40))
 S = 1_000_000_000
 MS = 1_000_000
 SESSION = "fix-session-1"

@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page
 from replay_fixtures import BROKEN, NO_RECORDING, SESSION, T0, SessionRows, record_page
 
 from exos_common.store import Store
+from exos_common.testing import dates
 from exos_common.testing.stores import open_migrated_store
 
 SEEK_TOLERANCE_MS = 100
@@ -129,7 +130,7 @@ def test_opens_at_a_given_moment(page: Page, replay_url: str) -> None:
     page.wait_for_function("() => window.exosPlayer.replayer.getCurrentTime() > 0")
     assert abs(current_ms(page) - 30_000) <= SEEK_TOLERANCE_MS
     # `at`: an absolute time, as query-api's SessionMoment gives (T0 + 12 s, the failed POST)
-    page.goto(f"{replay_url}/replay/{SESSION}?at=2026-11-18T11:06:52Z")
+    page.goto(f"{replay_url}/replay/{SESSION}?at={dates.iso(16, '11:06:52Z')}")
     page.wait_for_selector("body[data-loaded='true']")
     page.wait_for_function("() => window.exosPlayer.replayer.getCurrentTime() > 0")
     assert abs(current_ms(page) - 12_000) <= SEEK_TOLERANCE_MS

@@ -7,6 +7,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from replay_fixtures import BROKEN, NO_RECORDING, SESSION, T0, S
 
+from exos_common.testing import dates
+
 
 def ids(client: TestClient, **params: Any) -> list[str]:
     response = client.get("/api/sessions", params=params)
@@ -56,8 +58,10 @@ def test_filters(client: TestClient) -> None:
     assert ids(client, min_duration_s=61) == [NO_RECORDING]
     assert ids(client, min_duration_s=2, max_duration_s=60) == [SESSION]
     # time range: the reference session ran T0..T0+60 s; the others start 1 h and 2 h later
-    assert ids(client, since="2026-11-18T11:07:00Z", until="2026-11-18T11:30:00Z") == [SESSION]
-    assert ids(client, since="2026-11-18T12:06:41Z") == [BROKEN, NO_RECORDING]
+    assert ids(client, since=dates.iso(16, "11:07:00Z"), until=dates.iso(16, "11:30:00Z")) == [
+        SESSION
+    ]
+    assert ids(client, since=dates.iso(16, "12:06:41Z")) == [BROKEN, NO_RECORDING]
 
 
 def test_sort_by_frustration_and_pagination(client: TestClient) -> None:
@@ -78,7 +82,8 @@ def test_bad_list_input_is_a_clear_422(client: TestClient) -> None:
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "invalid_request"
     backwards = client.get(
-        "/api/sessions", params={"since": "2026-11-19T00:00:00Z", "until": "2026-11-18T00:00:00Z"}
+        "/api/sessions",
+        params={"since": dates.iso(17), "until": dates.iso(16)},
     )
     assert backwards.status_code == 422
     assert "since" in backwards.json()["error"]["message"]

@@ -63,3 +63,9 @@ def iso(day: int, clock: str = "") -> str:
     given: `iso(7, "09:00:25")` is the second Monday at 09:00:25."""
     text = (MONDAY + timedelta(days=day)).date().isoformat()
     return f"{text}T{clock}" if clock else text
+
+
+def to_ns(moment: datetime) -> int:
+    """Exact nanoseconds since the epoch of `moment` (naive means UTC), no float rounding."""
+    delta = moment.replace(tzinfo=moment.tzinfo or UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
