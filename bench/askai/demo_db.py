@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -22,6 +21,7 @@ from exos_common.bus.memory import InProcessBus
 from exos_common.schema import migrate
 from exos_common.settings import StoreSettings
 from exos_common.store import Store, open_store
+from exos_common.testing import dates
 from exos_common.topics import pipeline_topic_specs
 from exos_enrich.app import create_app as create_enrich
 from exos_enrich.settings import EnrichSettings
@@ -31,7 +31,9 @@ from exos_writer.app import create_app as create_writer
 from exos_writer.settings import WriterSettings
 
 API_KEY = "askai-eval"
-ANCHOR = datetime(2026, 11, 27, 17, tzinfo=UTC)
+# The latest Friday 17:00 UTC before the run (11:00 or 12:00 in Chicago): the data stays
+# inside the tables' retention and its last hours are office hours, on any run date.
+ANCHOR = dates.DEMO_ANCHOR
 MARKER = "askai_demo_loaded"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -11,10 +11,14 @@ from typer.testing import CliRunner
 
 from exos.commands import demo as demo_command
 from exos.commands.demo import app
+from exos.demo.calendar import days_past_retention
 from exos.demo.loader import DemoLoadError, DemoSummary, load_demo
 from exos.demo.scenario import SessionPlan, build_world
+from exos_common.testing import dates
 
-ANCHOR = datetime(2026, 11, 27, 17, tzinfo=UTC)
+# The latest Friday 17:00 UTC before the run (11:00 or 12:00 in Chicago): the data stays
+# inside the tables' retention and its last hours are office hours, on any run date.
+ANCHOR = dates.DEMO_ANCHOR
 
 
 async def test_503_is_retried_after_retry_after_and_everything_is_counted() -> None:
@@ -117,3 +121,28 @@ def test_cli_prints_the_summary_and_the_links(monkeypatch: pytest.MonkeyPatch) -
 def test_cli_refuses_a_non_positive_scale() -> None:
     result = CliRunner().invoke(app, ["load", "--scale", "0"])
     assert result.exit_code == 2
+
+
+def test_cli_warns_when_the_anchor_puts_data_past_retention(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def fake_load(url: str, **kwargs: object) -> DemoSummary:
+        return DemoSummary(seed=7, scale=1.0, url=url)
+
+    monkeypatch.setattr(demo_command, "load_demo", fake_load)
+    monkeypatch.setenv("EXOS_RETENTION_TRACES_DAYS", "30")
+    # The range is the 14 days before the anchor; 20 days ago, its first 4 days are past 30.
+    old = (datetime.now(UTC) - timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%S")
+    result = CliRunner().invoke(app, ["load", "--anchor", old, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "The first 4.0 of the 14 days before --anchor are older" in result.output
+    recent = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S")
+    result = CliRunner().invoke(app, ["load", "--anchor", recent, "--no-progress"])
+    assert "retention" not in result.output
+
+
+def test_days_past_retention_counts_the_expired_part_of_the_range() -> None:
+    now = dates.DEMO_ANCHOR + timedelta(days=1)
+    assert days_past_retention(now - timedelta(days=1), 30, now) == 0.0
+    assert days_past_retention(now - timedelta(days=20), 30, now) == 4.0
+    assert days_past_retention(now - timedelta(days=60), 30, now) == 44.0

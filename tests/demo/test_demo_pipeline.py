@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -31,6 +30,7 @@ from exos_common.bus.memory import InProcessBus
 from exos_common.schema import migrate
 from exos_common.settings import StoreSettings
 from exos_common.store import Store, open_store
+from exos_common.testing import dates
 from exos_common.topics import pipeline_topic_specs
 from exos_enrich.app import create_app as create_enrich
 from exos_enrich.settings import EnrichSettings
@@ -42,8 +42,9 @@ from exos_writer.settings import WriterSettings
 SCALE = 0.05
 SEED = 11
 API_KEY = "demo-test-key"
-# Mid-morning Central time on a Friday: the last hours of the range are office hours.
-ANCHOR = datetime(2026, 11, 27, 17, tzinfo=UTC)
+# The latest Friday 17:00 UTC before the run (11:00 or 12:00 in Chicago): the data stays
+# inside the tables' retention and its last hours are office hours, on any run date.
+ANCHOR = dates.DEMO_ANCHOR
 
 
 def chicago_mmdb(path: Path) -> Path:

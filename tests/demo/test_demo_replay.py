@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,10 +17,13 @@ from playwright.sync_api import sync_playwright
 
 from exos.demo.scenario import build_world
 from exos.demo.sessions import big_snapshot_session, render_session
+from exos_common.testing import dates
 from exos_common.testing.browser import CHROMIUM, CHROMIUM_ARGS
 
 BROWSER_DIR = Path(__file__).parents[1] / "e2e" / "browser"
-ANCHOR = datetime(2026, 11, 27, 17, tzinfo=UTC)
+# The latest Friday 17:00 UTC before the run (11:00 or 12:00 in Chicago): the data stays
+# inside the tables' retention and its last hours are office hours, on any run date.
+ANCHOR = dates.DEMO_ANCHOR
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -19,13 +18,16 @@ from exos.demo.otlp import session_headers, session_requests
 from exos.demo.scenario import build_world
 from exos.demo.sessions import RenderedSession, big_snapshot_session, render_session
 from exos_common.store import Store
+from exos_common.testing import dates
 from exos_common.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from exos_common.testing.stores import open_migrated_store
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "services" / "replay" / "tests"))
 from live import Servers, live_servers
 
-ANCHOR = datetime(2026, 11, 27, 17, tzinfo=UTC)
+# The latest Friday 17:00 UTC before the run (11:00 or 12:00 in Chicago): the data stays
+# inside the tables' retention and its last hours are office hours, on any run date.
+ANCHOR = dates.DEMO_ANCHOR
 VIEW_HEADINGS = {
     "/inbox": "Inbox",
     "/orders": "Orders",

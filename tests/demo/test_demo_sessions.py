@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import itertools
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -25,8 +24,11 @@ from exos.demo.otlp import (
 )
 from exos.demo.scenario import World, build_world
 from exos.demo.sessions import RenderedSession, big_snapshot_session, render_session
+from exos_common.testing import dates
 
-ANCHOR = datetime(2026, 11, 27, 17, tzinfo=UTC)
+# The latest Friday 17:00 UTC before the run (11:00 or 12:00 in Chicago): the data stays
+# inside the tables' retention and its last hours are office hours, on any run date.
+ANCHOR = dates.DEMO_ANCHOR
 NS_PER_MS = 1_000_000
 
 # The seed's SpanName taxonomy (Data Architecture table): name -> count.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
 
 import pytest
 
@@ -22,8 +21,11 @@ from exos.demo.scenario import (
     World,
     build_world,
 )
+from exos_common.testing import dates
 
-ANCHOR = datetime(2026, 11, 27, 17, tzinfo=UTC)  # a Friday, 11:00 in Chicago
+# The latest Friday 17:00 UTC before the run (11:00 or 12:00 in Chicago): the data stays
+# inside the tables' retention and its last hours are office hours, on any run date.
+ANCHOR = dates.DEMO_ANCHOR
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -21,6 +20,7 @@ import pytest
 
 from exos.demo.loader import DemoSummary, load_demo
 from exos_common.store import Store
+from exos_common.testing import dates
 from exos_common.testing.fake_llm import FakeLLM, prompt_text
 from exos_common.testing.processes import ServiceProcess
 from exos_common.testing.stack import Stack
@@ -33,7 +33,9 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse_server]
 
 SCALE = 0.1
 SEED = 5
-ANCHOR = datetime(2026, 11, 27, 17, tzinfo=UTC)
+# The latest Friday 17:00 UTC before the run (11:00 or 12:00 in Chicago): the data stays
+# inside the tables' retention and its last hours are office hours, on any run date.
+ANCHOR = dates.DEMO_ANCHOR
 SIGNALS = "('rage_click', 'dead_click', 'quick_back', 'excessive_scroll')"
 TOKEN = "e2e-gateway-token"
 DEMO_ONLY = "AND ServiceName != 'e2e-portal'"

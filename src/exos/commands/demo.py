@@ -15,7 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from exos.demo.calendar import WINDOW_DAYS, days_past_retention
 from exos.demo.loader import DEFAULT_PORTAL, DEFAULT_URL, DemoLoadError, DemoSummary, load_demo
+from exos_common.settings import RetentionSettings
 
 app = typer.Typer(help="The demo data set.", no_args_is_help=True)
 
@@ -41,6 +43,19 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     console.print("Open:")
     for label, url in summary.links:
         console.print(f"  {label:28s} {url}")
+
+
+def warn_about_retention(anchor: datetime, console: Console) -> None:
+    """Rows older than the tables' retention vanish as they are inserted: say so before
+    sending data that would be acknowledged and then silently dropped."""
+    retention = RetentionSettings().retention_traces_days
+    expired = days_past_retention(anchor, retention)
+    if expired > 0:
+        console.print(
+            f"[yellow]The first {expired:.1f} of the {WINDOW_DAYS} days before --anchor are older "
+            f"than the tables' retention ({retention} days, EXOS_RETENTION_TRACES_DAYS): "
+            "ClickHouse drops those rows as they are inserted. Use a later --anchor.[/]"
+        )
 
 
 @app.command()
@@ -79,6 +94,8 @@ def load(
 
         anchor = anchor.replace(tzinfo=UTC)
     console = Console(stderr=True)
+    if anchor is not None:
+        warn_about_retention(anchor, console)
     try:
         summary = asyncio.run(
             load_demo(

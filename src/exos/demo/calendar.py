@@ -25,6 +25,17 @@ def default_anchor(now: datetime | None = None) -> datetime:
     return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def days_past_retention(
+    anchor: datetime, retention_days: int, now: datetime | None = None
+) -> float:
+    """How many days at the start of the demo range ending at `anchor` are already older
+    than `retention_days`: the tables' TTL drops such rows as they are inserted."""
+    now = now or datetime.now(UTC)
+    oldest_kept = now - timedelta(days=retention_days)
+    start = anchor - timedelta(days=WINDOW_DAYS)
+    return max((oldest_kept - start).total_seconds() / 86_400, 0.0)
+
+
 def to_ns(moment: datetime) -> int:
     """Exact nanoseconds of an aware datetime (no float rounding)."""
     delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)

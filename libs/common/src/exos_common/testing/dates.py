@@ -8,10 +8,14 @@ to the day the test session started, with the weekday structure the worlds rely 
 
 `today` parameters exist so `tests/test_dates_guard.py` can check every run date of the
 coming years without faking the clock; tests use the module constants.
+`EXOS_TEST_SHIFT_DAYS` moves the day the session counts from: the guard runs the worlds'
+suites as if they ran that many days later, to show their expected values depend on
+offsets, not on the calendar.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime, timedelta
 
 # Weekly worlds start this many weeks before the current week's Monday: far enough back
@@ -25,8 +29,11 @@ DEMO_ANCHOR_HOUR_UTC = 17
 FRIDAY = 4
 
 
+SHIFT_ENV = "EXOS_TEST_SHIFT_DAYS"
+
+
 def session_now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(UTC) + timedelta(days=int(os.environ.get(SHIFT_ENV) or 0))
 
 
 def world_monday(today: date | None = None) -> datetime:
