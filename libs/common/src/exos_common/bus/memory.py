@@ -217,7 +217,7 @@ class InProcessBus(SingleRecordPublish):
     def pending_bytes(self) -> int:
         """Bytes of records some reading group has not committed (with those on their
         way to disk)."""
-        read = {topic for group in self._groups.values() for topic in group.topics}
+        read = self._read_topics()
         held = sum(
             log.size_bytes
             for name in read
@@ -226,11 +226,15 @@ class InProcessBus(SingleRecordPublish):
         )
         return held + self._in_flight_bytes
 
+    def _read_topics(self) -> set[str]:
+        return {topic for group in self._groups.values() for topic in group.topics}
+
     def _check_room(self, records: Sequence[OutgoingRecord]) -> None:
         if self._max_pending_bytes is None:
             return
+        read = self._read_topics()
+        incoming = sum(record_bytes(r) for r in records if r.topic in read)
         pending = self.pending_bytes
-        incoming = sum(record_bytes(r) for r in records)
         if pending and pending + incoming > self._max_pending_bytes:
             raise BusFull(
                 f"{pending} bytes not yet committed by every group + {incoming} new > "
@@ -459,8 +463,10 @@ class InProcessConsumer:
         for tp in sorted(self._positions):
             if tp in self._paused:
                 continue
-            position = self._positions[tp]
-            taken = self._bus._log(tp).since(position, max_records - len(batch))
+            log = self._bus._log(tp)
+            # A group that joins after others released records starts at the oldest kept.
+            position = max(self._positions[tp], log.base)
+            taken = log.since(position, max_records - len(batch))
             self._positions[tp] = position + len(taken)
             batch.extend(taken)
             if len(batch) >= max_records:
