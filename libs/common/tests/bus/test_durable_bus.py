@@ -185,8 +185,9 @@ async def test_fsync_policy(
 ) -> None:
     bus = await opened(tmp_path, fsync=policy)
     calls: list[int] = []
-    real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(fd), real_fsync(fd)))
+    for name in ("fsync", "fdatasync"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda fd, real=real: (calls.append(fd), real(fd)))
     # Ten concurrent publishers of one record each, as ten ingest requests.
     await asyncio.gather(*(bus.publish("t", b"v", key=b"k") for _ in range(10)))
     assert len(calls) == fsyncs

@@ -213,7 +213,7 @@ class PartitionSegments:
 
     def sync(self) -> None:
         if self.dirty and self._active is not None:
-            os.fsync(self._active.fileno())
+            os.fdatasync(self._active.fileno())
         if self._new_entry:
             fsync_dir(self.directory)
         self.dirty = self._new_entry = False
