@@ -21,25 +21,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-
-from aiokafka.partitioner import murmur2
 
 from exos_common.bus.durable_log import BusLog, BusState, FsyncPolicy, GroupState, LogWrite
 from exos_common.bus.errors import (
-    BusError,
     BusFull,
     BusUnavailable,
-    CommitFailed,
     RecordTooLarge,
     UnknownTopic,
 )
 from exos_common.bus.group_commit import GroupCommit
+from exos_common.bus.memory_consumer import InProcessConsumer
+from exos_common.bus.memory_state import (
+    MemoryGroup,
+    MemoryPartition,
+    MemoryTopic,
+    PendingWrite,
+    partition_for,
+    record_bytes,
+)
 from exos_common.bus.port import (
     BusRecord,
     Delivery,
@@ -49,77 +52,6 @@ from exos_common.bus.port import (
     TopicPartition,
 )
 from exos_common.topics import TopicSpec
-
-
-def partition_for(key: bytes | None, partitions: int, round_robin: itertools.count[int]) -> int:
-    """Kafka's default partitioner: murmur2 of the key, positive, modulo partitions."""
-    if key is None:
-        return next(round_robin) % partitions
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-def record_bytes(record: BusRecord | OutgoingRecord) -> int:
-    headers = sum(len(name) + len(value) for name, value in record.headers)
-    return len(record.value) + len(record.key or b"") + headers
-
-
-@dataclass
-class _Log:
-    """One partition: `records[0]` has offset `base`. Records every group consuming the
-    topic has committed are dropped, so memory holds only what is still to be done.
-    `reserved` is the next offset to hand out: ahead of `end` while a write is on its
-    way to disk."""
-
-    records: list[BusRecord] = field(default_factory=list)
-    base: int = 0
-    reserved: int = 0
-    size_bytes: int = 0
-
-    @property
-    def end(self) -> int:
-        return self.base + len(self.records)
-
-    def append(self, record: BusRecord) -> None:
-        self.records.append(record)
-        self.size_bytes += record_bytes(record)
-
-    def since(self, offset: int, limit: int) -> list[BusRecord]:
-        start = max(offset - self.base, 0)
-        return self.records[start : start + limit]
-
-    def drop_before(self, offset: int) -> None:
-        if offset > self.base:
-            dropped = self.records[: offset - self.base]
-            self.size_bytes -= sum(record_bytes(r) for r in dropped)
-            del self.records[: offset - self.base]
-            self.base = offset
-
-
-@dataclass
-class _Topic:
-    partitions: list[_Log]
-    round_robin: itertools.count[int] = field(default_factory=itertools.count)
-
-
-@dataclass
-class _Group:
-    members: list[InProcessConsumer] = field(default_factory=list)
-    committed: dict[TopicPartition, int] = field(default_factory=dict)
-    metadata: dict[TopicPartition, str] = field(default_factory=dict)
-    topics: set[str] = field(default_factory=set)  # every topic the group ever read
-
-
-@dataclass
-class _Write:
-    """One acknowledged-together unit: records (of one transaction when `txn`), and/or a
-    group's commit."""
-
-    records: list[BusRecord]
-    txn: int = 0
-    group: _Group | None = None
-    offsets: Mapping[TopicPartition, int] = field(default_factory=dict)
-    metadata: Mapping[TopicPartition, str] = field(default_factory=dict)
-    size_bytes: int = 0
 
 
 class InProcessBus(SingleRecordPublish):
@@ -135,11 +67,11 @@ class InProcessBus(SingleRecordPublish):
         self.log_epoch = uuid.uuid4().hex[:12]
         self._max_message_bytes = max_message_bytes
         self._max_pending_bytes = max_pending_bytes
-        self._topics: dict[str, _Topic] = {}
-        self._groups: dict[str, _Group] = {}
+        self._topics: dict[str, MemoryTopic] = {}
+        self._groups: dict[str, MemoryGroup] = {}
         self._arrived = asyncio.Condition()
         self._disk = BusLog(directory, fsync, segment_bytes) if directory is not None else None
-        self._writes: GroupCommit[_Write, LogWrite] | None = None
+        self._writes: GroupCommit[PendingWrite, LogWrite] | None = None
         self._in_flight_bytes = 0
         self._last_txn = 0  # the last transaction on disk
         self._last_txn_handed_out = 0
@@ -156,14 +88,14 @@ class InProcessBus(SingleRecordPublish):
         self.log_epoch = recovered.state.epoch
         self._last_txn = recovered.state.last_txn
         for name, state in recovered.state.groups.items():
-            self._groups[name] = _Group(
+            self._groups[name] = MemoryGroup(
                 committed=state.committed, metadata=state.metadata, topics=state.topics
             )
         counts: dict[str, int] = {}
         for tp in recovered.partitions:
             counts[tp.topic] = max(counts.get(tp.topic, 0), tp.partition + 1)
         for topic, count in counts.items():
-            self._topics[topic] = _Topic([_Log() for _ in range(count)])
+            self._topics[topic] = MemoryTopic([MemoryPartition() for _ in range(count)])
         for tp, found in recovered.partitions.items():
             log = self._log(tp)
             log.base = found.records[0].offset if found.records else found.end
@@ -194,7 +126,9 @@ class InProcessBus(SingleRecordPublish):
         for spec in specs:
             if spec.name in self._topics:
                 continue
-            self._topics[spec.name] = _Topic([_Log() for _ in range(spec.partitions)])
+            self._topics[spec.name] = MemoryTopic(
+                [MemoryPartition() for _ in range(spec.partitions)]
+            )
             if self._disk is not None:  # a few folders, once per topic
                 for partition in range(spec.partitions):
                     self._disk.create_partition(TopicPartition(spec.name, partition))
@@ -207,7 +141,7 @@ class InProcessBus(SingleRecordPublish):
             deliveries = self._append_all(records)
         else:
             staged = self._stage_all(records)
-            write = _Write(staged, size_bytes=sum(record_bytes(r) for r in staged))
+            write = PendingWrite(staged, size_bytes=sum(record_bytes(r) for r in staged))
             await self._submit(write)
             deliveries = [Delivery(r.topic, r.partition, r.offset) for r in staged]
         await self._notify()
@@ -241,7 +175,7 @@ class InProcessBus(SingleRecordPublish):
                 f"limit {self._max_pending_bytes}"
             )
 
-    async def _submit(self, write: _Write) -> None:
+    async def _submit(self, write: PendingWrite) -> None:
         assert self._writes is not None
         self._in_flight_bytes += write.size_bytes
         try:
@@ -276,7 +210,7 @@ class InProcessBus(SingleRecordPublish):
             self._log(record.topic_partition).append(record)
         return [Delivery(r.topic, r.partition, r.offset) for r in staged]
 
-    def _prepare(self, writes: list[_Write]) -> LogWrite:
+    def _prepare(self, writes: list[PendingWrite]) -> LogWrite:
         """The disk write of queued writes: their records, then the state with their
         commits applied (only when some commit or transaction changes it)."""
         records = [(record, write.txn) for write in writes for record in write.records]
@@ -304,10 +238,10 @@ class InProcessBus(SingleRecordPublish):
             },
         )
 
-    def _group_name(self, group: _Group) -> str:
+    def _group_name(self, group: MemoryGroup) -> str:
         return next(name for name, known in self._groups.items() if known is group)
 
-    def _apply(self, writes: list[_Write]) -> None:
+    def _apply(self, writes: list[PendingWrite]) -> None:
         """Durable now: make the records visible and the commits effective."""
         for write in writes:
             self._in_flight_bytes -= write.size_bytes
@@ -352,11 +286,11 @@ class InProcessBus(SingleRecordPublish):
         for topic in topics:
             if topic not in self._topics:
                 raise UnknownTopic(topic)
-        group = self._groups.setdefault(group_id, _Group())
+        group = self._groups.setdefault(group_id, MemoryGroup())
         new_topics = set(topics) - group.topics
         group.topics.update(topics)
         if new_topics and self._writes is not None:  # keep the topic's records for it
-            await self._submit(_Write([], group=group))
+            await self._submit(PendingWrite([], group=group))
         member = InProcessConsumer(
             self, group, tuple(topics), on_assign, on_revoke, transactional=bool(transactional_id)
         )
@@ -364,7 +298,7 @@ class InProcessBus(SingleRecordPublish):
         await self._rebalance(group)
         return member
 
-    async def _rebalance(self, group: _Group) -> None:
+    async def _rebalance(self, group: MemoryGroup) -> None:
         """Assign each topic's partitions in contiguous ranges over its subscribers (in
         join order), revoking before assigning, as Kafka's range assignor does: topics
         with equal partition counts are co-partitioned."""
@@ -387,12 +321,12 @@ class InProcessBus(SingleRecordPublish):
     def _leave(self, member: InProcessConsumer) -> None:
         member.group.members.remove(member)
 
-    def _log(self, tp: TopicPartition) -> _Log:
+    def _log(self, tp: TopicPartition) -> MemoryPartition:
         return self._topics[tp.topic].partitions[tp.partition]
 
     def _commit(
         self,
-        group: _Group,
+        group: MemoryGroup,
         offsets: Mapping[TopicPartition, int],
         metadata: Mapping[TopicPartition, str],
     ) -> None:
@@ -411,141 +345,3 @@ class InProcessBus(SingleRecordPublish):
             log.drop_before(min(g.committed.get(tp, 0) for g in readers))
             if self._disk is not None:
                 self._to_release[tp] = log.base
-
-
-class InProcessConsumer:
-    def __init__(
-        self,
-        bus: InProcessBus,
-        group: _Group,
-        topics: tuple[str, ...],
-        on_assign: PartitionsCallback | None,
-        on_revoke: PartitionsCallback | None,
-        *,
-        transactional: bool = False,
-    ) -> None:
-        self.group = group
-        self._transactional = transactional
-        self.topics = topics
-        self._bus = bus
-        self._on_assign = on_assign
-        self._on_revoke = on_revoke
-        self._positions: dict[TopicPartition, int] = {}
-        self._paused: set[TopicPartition] = set()
-        self._closed = False
-
-    async def revoke(self, partitions: set[TopicPartition]) -> None:
-        if partitions and self._on_revoke is not None:
-            await self._on_revoke(set(partitions))
-        for tp in partitions:
-            self._positions.pop(tp, None)
-            self._paused.discard(tp)
-
-    async def assign(self, partitions: set[TopicPartition]) -> None:
-        for tp in partitions:
-            self._positions[tp] = self.group.committed.get(tp, 0)
-        if partitions and self._on_assign is not None:
-            await self._on_assign(set(partitions))
-
-    async def fetch(self, max_records: int, timeout_s: float) -> list[BusRecord]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            batch = self._take(max_records)
-            remaining = deadline - time.monotonic()
-            if batch or remaining <= 0 or self._closed:
-                return batch
-            async with self._bus._arrived:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._bus._arrived.wait(), remaining)
-
-    def _take(self, max_records: int) -> list[BusRecord]:
-        batch: list[BusRecord] = []
-        for tp in sorted(self._positions):
-            if tp in self._paused:
-                continue
-            log = self._bus._log(tp)
-            # A group that joins after others released records starts at the oldest kept.
-            position = max(self._positions[tp], log.base)
-            taken = log.since(position, max_records - len(batch))
-            self._positions[tp] = position + len(taken)
-            batch.extend(taken)
-            if len(batch) >= max_records:
-                break
-        return batch
-
-    async def commit(
-        self,
-        offsets: Mapping[TopicPartition, int],
-        metadata: Mapping[TopicPartition, str] | None = None,
-    ) -> None:
-        self._check_assigned(offsets)
-        if self._bus._writes is None:
-            self._bus._commit(self.group, offsets, metadata or {})
-        else:
-            await self._bus._submit(
-                _Write([], group=self.group, offsets=dict(offsets), metadata=dict(metadata or {}))
-            )
-
-    def _check_assigned(self, offsets: Mapping[TopicPartition, int]) -> None:
-        for tp in offsets:
-            if tp not in self._positions:
-                raise CommitFailed(f"{tp} is not assigned to this consumer")
-
-    async def committed(self, partition: TopicPartition) -> int | None:
-        return self.group.committed.get(partition)
-
-    async def committed_metadata(self, partition: TopicPartition) -> str:
-        return self.group.metadata.get(partition, "")
-
-    async def publish_and_commit(
-        self, records: Sequence[OutgoingRecord], offsets: Mapping[TopicPartition, int]
-    ) -> None:
-        if not self._transactional:
-            raise BusError("publish_and_commit needs a consumer with a transactional_id")
-        self._check_assigned(offsets)  # refuse before publishing anything: all or nothing
-        for record in records:
-            self._bus._check(record)
-        bus = self._bus
-        if bus._writes is None:
-            bus._append_all(records)
-            bus._commit(self.group, offsets, {})
-        else:
-            # One write: its records count on disk only once the state naming its
-            # transaction is durable, and that state holds its commit.
-            staged = bus._stage_all(records)
-            bus._last_txn_handed_out = max(bus._last_txn_handed_out, bus._last_txn) + 1
-            write = _Write(
-                staged,
-                txn=bus._last_txn_handed_out,
-                group=self.group,
-                offsets=dict(offsets),
-                size_bytes=sum(record_bytes(r) for r in staged),
-            )
-            await bus._submit(write)
-        await bus._notify()
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self._positions)
-
-    def pause(self, partitions: Collection[TopicPartition]) -> None:
-        self._paused |= set(partitions) & set(self._positions)
-
-    def resume(self, partitions: Collection[TopicPartition]) -> None:
-        self._paused -= set(partitions)
-
-    def paused(self) -> set[TopicPartition]:
-        return set(self._paused)
-
-    async def lag(self) -> dict[TopicPartition, int]:
-        return {
-            tp: self._bus._log(tp).end - self.group.committed.get(tp, 0) for tp in self._positions
-        }
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        await self.revoke(self.assignment())
-        self._bus._leave(self)
-        if self.group.members:
-            await self._bus._rebalance(self.group)
