@@ -200,6 +200,7 @@ async def test_a_failed_disk_write_refuses_this_and_every_later_publish(
     bus = await opened(tmp_path)
     reader = await bus.consumer(["t"], "reader")
     await bus.publish("t", b"v0", key=b"k")
+    assert await bus.ping() is True
 
     def disk_full(write: LogWrite) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -213,3 +214,4 @@ async def test_a_failed_disk_write_refuses_this_and_every_later_publish(
     assert [r.value for r in await reader.fetch(100, 0.1)] == [b"v0"]
     with pytest.raises(BusUnavailable):  # nor a commit: the folder's state is unknown
         await reader.commit({T0: 1})
+    assert await bus.ping() is False  # readiness fails with it

@@ -120,7 +120,8 @@ class InProcessBus(SingleRecordPublish):
             self._disk.close()
 
     async def ping(self) -> bool:
-        return True
+        """False once a write to the folder failed (e.g. disk full): not ready."""
+        return self._writes is None or self._writes.failure is None
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         for spec in specs:
