@@ -215,3 +215,17 @@ async def test_a_failed_disk_write_refuses_this_and_every_later_publish(
     with pytest.raises(BusUnavailable):  # nor a commit: the folder's state is unknown
         await reader.commit({T0: 1})
     assert await bus.ping() is False  # readiness fails with it
+
+
+async def test_a_bus_with_a_folder_refuses_writes_before_start_and_after_stop(
+    tmp_path: Path,
+) -> None:
+    bus = InProcessBus(directory=tmp_path)
+    await bus.ensure_topics([TopicSpec("t", 1, 1, {})])
+    with pytest.raises(BusUnavailable, match="not open"):
+        await bus.publish("t", b"v", key=b"k")
+    await bus.start()
+    assert (await bus.publish("t", b"v", key=b"k")).offset == 0
+    await bus.stop()
+    with pytest.raises(BusUnavailable, match="not open"):
+        await bus.publish("t", b"v", key=b"k")

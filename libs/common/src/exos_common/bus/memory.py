@@ -119,6 +119,16 @@ class InProcessBus(SingleRecordPublish):
                 await asyncio.to_thread(self._disk.write, release)
             self._disk.close()
 
+    @property
+    def memory_only(self) -> bool:
+        """True without a folder. With one, writes need the running writer: before
+        `start` or after `stop` they are refused rather than kept in memory only."""
+        if self._disk is None:
+            return True
+        if self._writes is None:
+            raise BusUnavailable("the bus's log is not open (start() not called, or stopped)")
+        return False
+
     async def ping(self) -> bool:
         """False once a write to the folder failed (e.g. disk full): not ready."""
         return self._writes is None or self._writes.failure is None
@@ -138,7 +148,7 @@ class InProcessBus(SingleRecordPublish):
         for record in records:
             self._check(record)
         self._check_room(records)
-        if self._writes is None:
+        if self.memory_only:
             deliveries = self._append_all(records)
         else:
             staged = self._stage_all(records)
@@ -290,7 +300,7 @@ class InProcessBus(SingleRecordPublish):
         group = self._groups.setdefault(group_id, MemoryGroup())
         new_topics = set(topics) - group.topics
         group.topics.update(topics)
-        if new_topics and self._writes is not None:  # keep the topic's records for it
+        if new_topics and not self.memory_only:  # keep the topic's records for it
             await self._submit(PendingWrite([], group=group))
         member = InProcessConsumer(
             self, group, tuple(topics), on_assign, on_revoke, transactional=bool(transactional_id)

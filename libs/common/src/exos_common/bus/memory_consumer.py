@@ -82,7 +82,7 @@ class InProcessConsumer:
         metadata: Mapping[TopicPartition, str] | None = None,
     ) -> None:
         self._check_assigned(offsets)
-        if self._bus._writes is None:
+        if self._bus.memory_only:
             self._bus._commit(self.group, offsets, metadata or {})
         else:
             await self._bus._submit(
@@ -111,7 +111,7 @@ class InProcessConsumer:
         for record in records:
             self._bus._check(record)
         bus = self._bus
-        if bus._writes is None:
+        if bus.memory_only:
             bus._append_all(records)
             bus._commit(self.group, offsets, {})
         else:
