@@ -230,7 +230,11 @@ def _openapi(signal: Signal) -> dict[str, Any]:
             "401": {**failure, "description": "Missing or unknown API key"},
             "413": {**failure, "description": "Body too large, compressed or decompressed"},
             "415": {**failure, "description": "Unsupported Content-Type or Content-Encoding"},
-            "503": {**failure, "description": "Kafka did not acknowledge; see Retry-After"},
+            "503": {
+                **failure,
+                "description": "The bus did not acknowledge (Kafka down) or is full "
+                "(all-in-one); see Retry-After",
+            },
         },
     }
 
