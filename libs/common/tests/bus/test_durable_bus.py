@@ -229,3 +229,31 @@ async def test_a_bus_with_a_folder_refuses_writes_before_start_and_after_stop(
     await bus.stop()
     with pytest.raises(BusUnavailable, match="not open"):
         await bus.publish("t", b"v", key=b"k")
+
+
+async def test_unread_topics_expire_by_their_retention_read_ones_never(tmp_path: Path) -> None:
+    bus = InProcessBus(directory=tmp_path, segment_bytes=1)  # one record per segment
+    await bus.start()
+    hour = {"retention.ms": "3600000"}
+    await bus.ensure_topics([TopicSpec("changelog", 1, 1, hour), TopicSpec("t", 1, 1, hour)])
+    reader = await bus.consumer(["t"], "writer")
+    for i in range(3):
+        await bus.publish("changelog", f"s{i}".encode(), key=b"k")
+        await bus.publish("t", f"v{i}".encode(), key=b"k")
+    kept = [r async for batch in bus.read_partition("changelog", 0) for r in batch]
+    newest = max(r.timestamp_ms for r in kept)
+
+    bus.expire_unread(min(r.timestamp_ms for r in kept) + 3_600_000)  # none is older
+    assert len([r async for batch in bus.read_partition("changelog", 0) for r in batch]) == 3
+    bus.expire_unread(newest + 3_600_001)  # all three are older than an hour
+    assert [r async for batch in bus.read_partition("changelog", 0) for r in batch] == []
+    assert [r.value for r in await reader.fetch(100, 0.1)] == [b"v0", b"v1", b"v2"]
+    assert (await bus.publish("changelog", b"s3", key=b"k")).offset == 3  # deletes too
+    folder = tmp_path / "changelog-0"
+    assert sorted(p.name for p in folder.iterdir()) == [segment_name(3)]
+    await bus.stop()
+
+    again = await opened(tmp_path)
+    restored = [r async for batch in again.read_partition("changelog", 0) for r in batch]
+    assert [(r.offset, r.value) for r in restored] == [(3, b"s3")]
+    await again.stop()

@@ -53,6 +53,8 @@ from exos_common.bus.port import (
 )
 from exos_common.topics import TopicSpec
 
+EXPIRY_INTERVAL_S = 60.0
+
 
 class InProcessBus(SingleRecordPublish):
     def __init__(
@@ -76,6 +78,7 @@ class InProcessBus(SingleRecordPublish):
         self._last_txn = 0  # the last transaction on disk
         self._last_txn_handed_out = 0
         self._to_release: dict[TopicPartition, int] = {}
+        self._next_expiry = 0.0
         self.recovery_seconds = 0.0
 
     async def start(self) -> None:
@@ -135,10 +138,13 @@ class InProcessBus(SingleRecordPublish):
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         for spec in specs:
-            if spec.name in self._topics:
+            retention = spec.configs.get("retention.ms")
+            if spec.name in self._topics:  # e.g. read back from the folder
+                self._topics[spec.name].retention_ms = int(retention) if retention else None
                 continue
             self._topics[spec.name] = MemoryTopic(
-                [MemoryPartition() for _ in range(spec.partitions)]
+                [MemoryPartition() for _ in range(spec.partitions)],
+                retention_ms=int(retention) if retention else None,
             )
             if self._disk is not None:  # a few folders, once per topic
                 for partition in range(spec.partitions):
@@ -261,6 +267,23 @@ class InProcessBus(SingleRecordPublish):
             self._last_txn = max(self._last_txn, write.txn)
             if write.group is not None:
                 self._commit(write.group, write.offsets, write.metadata)
+        if time.monotonic() >= self._next_expiry:
+            self._next_expiry = time.monotonic() + EXPIRY_INTERVAL_S
+            self.expire_unread(int(time.time() * 1000))
+
+    def expire_unread(self, now_ms: int) -> None:
+        """Drop records older than their topic's retention from topics no group reads
+        (the dead letters, enrich's changelog), as Kafka's retention would; on disk
+        their whole segments go with the next write. Read topics keep every record until
+        committed: the bound, not time, limits them."""
+        read = self._read_topics()
+        for name, topic in self._topics.items():
+            if name in read or topic.retention_ms is None:
+                continue
+            for partition, log in enumerate(topic.partitions):
+                log.drop_before(log.older_than(now_ms - topic.retention_ms))
+                if self._disk is not None:
+                    self._to_release[TopicPartition(name, partition)] = log.base
 
     async def _notify(self) -> None:
         async with self._arrived:

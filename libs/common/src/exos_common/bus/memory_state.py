@@ -59,11 +59,22 @@ class MemoryPartition:
             del self.records[: offset - self.base]
             self.base = offset
 
+    def older_than(self, timestamp_ms: int) -> int:
+        """The offset of the first record at or after `timestamp_ms` (publish times only
+        grow within a partition, so everything before it is older)."""
+        count = 0
+        for record in self.records:
+            if record.timestamp_ms >= timestamp_ms:
+                break
+            count += 1
+        return self.base + count
+
 
 @dataclass
 class MemoryTopic:
     partitions: list[MemoryPartition]
     round_robin: itertools.count[int] = field(default_factory=itertools.count)
+    retention_ms: int | None = None  # applies while no group reads the topic
 
 
 @dataclass
