@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from exos_common.bus import BusFull, BusUnavailable, OutgoingRecord, TopicPartition
+from exos_common.bus import BusError, BusFull, BusUnavailable, OutgoingRecord, TopicPartition
 from exos_common.bus.durable_log import BusLog, LogWrite
 from exos_common.bus.memory import InProcessBus
 from exos_common.bus.port import BusRecord
@@ -62,7 +62,10 @@ async def test_a_crash_without_stop_keeps_every_acknowledged_record(tmp_path: Pa
     consumer = await crashed.consumer(["t"], "writer")
     await consumer.fetch(100, 0.1)
     await consumer.commit({T0: 1})
-    # Never stopped: a second bus opens the folder as a restarted process would.
+    # Never stopped: no final write, no commit. Only the file handles close, as the
+    # kernel closes them for a killed process; then the folder is opened again.
+    assert crashed._disk is not None
+    crashed._disk.close()
     again = await opened(tmp_path)
     resumed = await again.consumer(["t"], "writer")
     assert [r.offset for r in await resumed.fetch(100, 0.1)] == [1, 2]
@@ -257,3 +260,12 @@ async def test_unread_topics_expire_by_their_retention_read_ones_never(tmp_path:
     restored = [r async for batch in again.read_partition("changelog", 0) for r in batch]
     assert [(r.offset, r.value) for r in restored] == [(3, b"s3")]
     await again.stop()
+
+
+async def test_a_second_bus_on_the_same_folder_is_refused(tmp_path: Path) -> None:
+    first = await opened(tmp_path)
+    with pytest.raises(BusError, match="another process uses the bus folder"):
+        await opened(tmp_path)
+    await first.stop()
+    second = await opened(tmp_path)  # free again once the first stopped
+    await second.stop()

@@ -15,14 +15,16 @@ process loses nothing, a power cut may.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
+from exos_common.bus.errors import BusError
 from exos_common.bus.port import BusRecord, TopicPartition
 from exos_common.bus.segment_log import PartitionSegments, Recovered, encode_frame, fsync_dir
 from exos_common.logs import get_logger
@@ -31,6 +33,7 @@ log = get_logger("exos.bus.log")
 
 FsyncPolicy = Literal["always", "batch", "never"]
 STATE_FILE = "state.json"
+LOCK_FILE = "lock"
 
 
 @dataclass
@@ -107,6 +110,7 @@ class BusLog:
         self.fsync = fsync
         self.segment_bytes = segment_bytes
         self.partitions: dict[TopicPartition, PartitionSegments] = {}
+        self._lock: TextIO | None = None
 
     @property
     def durable(self) -> bool:
@@ -117,6 +121,7 @@ class BusLog:
         from the oldest offset some reading group has not committed."""
         started = time.perf_counter()
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
         state_path = self.directory / STATE_FILE
         if state_path.exists():
             state = BusState.from_json(state_path.read_text())
@@ -187,6 +192,19 @@ class BusLog:
     def close(self) -> None:
         for segments in self.partitions.values():
             segments.close()
+        if self._lock is not None:
+            self._lock.close()  # releases the lock (as the kernel does for a killed process)
+            self._lock = None
+
+    def _take_lock(self) -> None:
+        """One process per folder: two would interleave their frames."""
+        self._lock = (self.directory / LOCK_FILE).open("a")
+        try:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            self._lock = None
+            raise BusError(f"another process uses the bus folder {self.directory}") from None
 
 
 def keep_from(state: BusState, tp: TopicPartition) -> int:
