@@ -8,7 +8,8 @@ clickhouse-client, and the gateway port carries the portal, `/api` and `/openapi
 
 Stopping (Ctrl-C, SIGTERM) is ordered so nothing acknowledged is lost: the HTTP servers
 stop first (no new data), enrich then the writer drain the bus until caught up, then
-everything closes. The data folder keeps the database for the next start.
+everything closes. The data folder keeps the database and the bus's log for the next
+start, so even a killed process resumes with every record ingest acknowledged.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from exos_common.bus.memory import InProcessBus
 from exos_common.chserver.app import create_app as create_clickhouse_http
 from exos_common.logs import get_logger
 from exos_common.schema import migrate
-from exos_common.settings import StoreSettings
+from exos_common.settings import InProcessBusSettings, StoreSettings
 from exos_common.store import Store, open_store
 from exos_common.topics import pipeline_topic_specs
 from exos_enrich.app import create_app as create_enrich
@@ -58,6 +59,18 @@ OPEN_BANNER = (
     "All-in-one mode: open to anyone who can reach this port, no login "
     "(set EXOS_GATEWAY_AUTH=tokens and EXOS_GATEWAY_TOKENS to require one)."
 )
+
+
+def durable_bus(directory: Path) -> InProcessBus:
+    """The bus of `exos up`: its log under the data folder, so what ingest acknowledged
+    survives a killed process, bounded so a stalled pipeline turns ingest away."""
+    settings = InProcessBusSettings()
+    return InProcessBus(
+        directory=directory,
+        fsync=settings.bus_fsync,
+        max_pending_bytes=settings.bus_max_pending_bytes,
+        segment_bytes=settings.bus_segment_bytes,
+    )
 
 
 def all_in_one_gateway_settings(otlp_url: str | None = None) -> GatewaySettings:
@@ -132,6 +145,7 @@ class Platform:
         self._servers: list[_Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.store: Store | None = None
+        self.bus: InProcessBus | None = None
         self.endpoints: Endpoints | None = None
 
     async def start(self) -> Endpoints:
@@ -141,7 +155,9 @@ class Platform:
         log.info("schema_ready", applied=report.applied, data_dir=str(self.options.data_dir))
         # The demo's bookkeeping table exists from the start, so clients can query it.
         self.store.command(DEMO_BOOKKEEPING)
-        bus = InProcessBus()
+        self.bus = durable_bus(self.options.data_dir / "bus")
+        bus = self.bus
+        await bus.start()  # reads back what an earlier run left uncommitted
         await bus.ensure_topics(pipeline_topic_specs(PARTITIONS, 1, 8 * 1024 * 1024))
 
         writer = create_writer(WriterSettings(), bus=bus, store=self.store)
@@ -206,6 +222,8 @@ class Platform:
             if not await drain(DRAIN_TIMEOUT_S):
                 log.warning("drain_timed_out")
         await self._stack.aclose()
+        if self.bus is not None:
+            await self.bus.stop()
         if self.store is not None:
             self.store.close()
 

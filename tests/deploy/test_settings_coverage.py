@@ -40,6 +40,9 @@ NOT_APPLICABLE = {
     "EXOS_DATA_DIR": "the all-in-one mode (`exos up`) only",
     "EXOS_DEMO_SCALE": "the all-in-one mode's demo (`exos up --demo`) only",
     "EXOS_DEMO_SEED": "the all-in-one mode's demo (`exos up --demo`) only",
+    "EXOS_BUS_FSYNC": "the all-in-one mode's in-process bus only; pods use Kafka",
+    "EXOS_BUS_MAX_PENDING_BYTES": "the all-in-one mode's in-process bus only; pods use Kafka",
+    "EXOS_BUS_SEGMENT_BYTES": "the all-in-one mode's in-process bus only; pods use Kafka",
 }
 # Where the chart's default deliberately differs from the code's, and why.
 CHART_OVERRIDES = {

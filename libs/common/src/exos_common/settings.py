@@ -184,6 +184,33 @@ class ServeSettings(BaseSettings):
         return int(getattr(self, f"{service.replace('-', '_')}_port"))
 
 
+class InProcessBusSettings(BaseSettings):
+    """The durable in-process bus of the all-in-one mode (`exos up`), kept under the data
+    folder's `bus/`."""
+
+    model_config = _CONFIG
+
+    bus_fsync: Literal["always", "batch", "never"] = Field(
+        "batch",
+        description="When the bus log reaches the disk before a publish or commit is "
+        "acknowledged: `batch` fsyncs once for all writes waiting together, `always` once "
+        "per write, `never` leaves it to the OS (safe against a killed process, not a "
+        "power cut).",
+    )
+    bus_max_pending_bytes: int = Field(
+        512 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Bytes on the bus that some consumer group has not committed yet; "
+        "beyond it a publish is refused and ingest answers 503 with Retry-After.",
+    )
+    bus_segment_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Size at which a partition's log starts a new segment file (whole "
+        "segments are deleted once every group committed past them).",
+    )
+
+
 class StoreSettings(ClickHouseSettings, RetentionSettings):
     """What a process that reads or writes the EXOS tables needs."""
 
@@ -199,4 +226,5 @@ SETTINGS_GROUPS: tuple[type[BaseSettings], ...] = (
     RetentionSettings,
     ClickHouseServerSettings,
     ServeSettings,
+    InProcessBusSettings,
 )

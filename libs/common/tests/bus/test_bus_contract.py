@@ -22,6 +22,7 @@ from exos_common.bus import (
     TopicPartition,
     create_bus,
 )
+from exos_common.bus.memory import InProcessBus
 from exos_common.settings import KafkaSettings
 from exos_common.topics import TopicSpec
 
@@ -31,6 +32,7 @@ PARTITIONS = 3
 @pytest.fixture(
     params=[
         pytest.param("memory", id="memory"),
+        pytest.param("durable", id="durable"),
         pytest.param("kafka", id="kafka", marks=pytest.mark.kafka),
     ]
 )
@@ -39,6 +41,8 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
         broker = request.getfixturevalue("kafka_broker")
         settings = KafkaSettings(kafka_bootstrap=broker.bootstrap, kafka_client_id="contract")
         instance = create_bus("kafka", settings)
+    elif request.param == "durable":  # the in-process bus with its folder (`exos up`)
+        instance = InProcessBus(directory=request.getfixturevalue("tmp_path") / "bus")
     else:
         instance = create_bus("memory")
     await instance.start()

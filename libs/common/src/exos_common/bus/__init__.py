@@ -6,6 +6,7 @@ from typing import Literal
 
 from exos_common.bus.errors import (
     BusError,
+    BusFull,
     BusUnavailable,
     CommitFailed,
     RecordTooLarge,
@@ -25,6 +26,7 @@ from exos_common.topics import pipeline_topic_specs
 __all__ = [
     "Bus",
     "BusError",
+    "BusFull",
     "BusRecord",
     "BusUnavailable",
     "CommitFailed",

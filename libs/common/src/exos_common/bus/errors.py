@@ -11,6 +11,11 @@ class BusUnavailable(BusError):
     """The bus did not acknowledge in time. Callers answer 503 or retry; never drop."""
 
 
+class BusFull(BusUnavailable):
+    """The in-process bus holds its maximum of bytes that some group has not committed
+    yet: nothing was stored; retry once the consumers have caught up."""
+
+
 class RecordTooLarge(BusError, ValueError):
     """A record is over the bus's message size limit: retrying will not help."""
 

@@ -3,22 +3,46 @@
 It keeps Kafka's semantics that the services rely on (see `bus.port`): partitions
 chosen by Kafka's murmur2 partitioner, per-partition order, consumer groups sharing
 partitions, explicit commits, redelivery of uncommitted records after a rebalance,
-pause/resume, revoke callbacks. Records live in memory for the life of the process.
+pause/resume, revoke callbacks.
+
+Without a directory, records live in memory for the life of the process (tests). With
+one, the bus is durable (`exos up`): every publish and commit is written to the folder's
+segment logs and state (`durable_log`) before it is acknowledged, through one group-commit
+writer, and `start` reads the folder back so consumers resume where their groups
+committed. Memory still holds every record some reading group has not committed; the
+disk holds them too, for the next start.
+
+`max_pending_bytes` bounds those bytes: a publish that would go over it raises `BusFull`
+(ingest answers 503 with Retry-After). `publish_and_commit` is exempt: it moves records
+along the pipeline and commits their input, so refusing it could only stall the drain.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
 
-from aiokafka.partitioner import murmur2
-
-from exos_common.bus.errors import BusError, CommitFailed, RecordTooLarge, UnknownTopic
+from exos_common.bus.durable_log import BusLog, BusState, FsyncPolicy, GroupState, LogWrite
+from exos_common.bus.errors import (
+    BusFull,
+    BusUnavailable,
+    RecordTooLarge,
+    UnknownTopic,
+)
+from exos_common.bus.group_commit import GroupCommit
+from exos_common.bus.memory_consumer import InProcessConsumer
+from exos_common.bus.memory_state import (
+    MemoryGroup,
+    MemoryPartition,
+    MemoryTopic,
+    PendingWrite,
+    partition_for,
+    record_bytes,
+)
 from exos_common.bus.port import (
     BusRecord,
     Delivery,
@@ -29,82 +53,237 @@ from exos_common.bus.port import (
 )
 from exos_common.topics import TopicSpec
 
-
-def partition_for(key: bytes | None, partitions: int, round_robin: itertools.count[int]) -> int:
-    """Kafka's default partitioner: murmur2 of the key, positive, modulo partitions."""
-    if key is None:
-        return next(round_robin) % partitions
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-@dataclass
-class _Log:
-    """One partition: `records[0]` has offset `base`. Records every group consuming the
-    topic has committed are dropped, so memory holds only what is still to be done."""
-
-    records: list[BusRecord] = field(default_factory=list)
-    base: int = 0
-
-    @property
-    def end(self) -> int:
-        return self.base + len(self.records)
-
-    def since(self, offset: int, limit: int) -> list[BusRecord]:
-        start = max(offset - self.base, 0)
-        return self.records[start : start + limit]
-
-    def drop_before(self, offset: int) -> None:
-        if offset > self.base:
-            del self.records[: offset - self.base]
-            self.base = offset
-
-
-@dataclass
-class _Topic:
-    partitions: list[_Log]
-    round_robin: itertools.count[int] = field(default_factory=itertools.count)
-
-
-@dataclass
-class _Group:
-    members: list[InProcessConsumer] = field(default_factory=list)
-    committed: dict[TopicPartition, int] = field(default_factory=dict)
-    metadata: dict[TopicPartition, str] = field(default_factory=dict)
-    topics: set[str] = field(default_factory=set)  # every topic the group ever read
+EXPIRY_INTERVAL_S = 60.0
 
 
 class InProcessBus(SingleRecordPublish):
-    def __init__(self, max_message_bytes: int = 8 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        max_message_bytes: int = 8 * 1024 * 1024,
+        *,
+        directory: Path | None = None,
+        fsync: FsyncPolicy = "batch",
+        max_pending_bytes: int | None = None,
+        segment_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
         self.log_epoch = uuid.uuid4().hex[:12]
         self._max_message_bytes = max_message_bytes
-        self._topics: dict[str, _Topic] = {}
-        self._groups: dict[str, _Group] = {}
+        self._max_pending_bytes = max_pending_bytes
+        self._topics: dict[str, MemoryTopic] = {}
+        self._groups: dict[str, MemoryGroup] = {}
         self._arrived = asyncio.Condition()
+        self._disk = BusLog(directory, fsync, segment_bytes) if directory is not None else None
+        self._writes: GroupCommit[PendingWrite, LogWrite] | None = None
+        self._in_flight_bytes = 0
+        self._last_txn = 0  # the last transaction on disk
+        self._last_txn_handed_out = 0
+        self._to_release: dict[TopicPartition, int] = {}
+        self._next_expiry = 0.0
+        self.recovery_seconds = 0.0
 
     async def start(self) -> None:
-        return None
+        """With a directory: read it back (topics, records, groups' commits, epoch) and
+        start the writer. Call before anything else uses the bus."""
+        if self._disk is None or self._writes is not None:
+            return None
+        recovered = await asyncio.to_thread(self._disk.open)
+        self.recovery_seconds = recovered.seconds
+        self.log_epoch = recovered.state.epoch
+        self._last_txn = recovered.state.last_txn
+        for name, state in recovered.state.groups.items():
+            self._groups[name] = MemoryGroup(
+                committed=state.committed, metadata=state.metadata, topics=state.topics
+            )
+        counts: dict[str, int] = {}
+        for tp in recovered.partitions:
+            counts[tp.topic] = max(counts.get(tp.topic, 0), tp.partition + 1)
+        for topic, count in counts.items():
+            self._topics[topic] = MemoryTopic([MemoryPartition() for _ in range(count)])
+        for tp, found in recovered.partitions.items():
+            log = self._log(tp)
+            log.base = found.records[0].offset if found.records else found.end
+            log.reserved = found.end
+            for record in found.records:
+                log.append(record)
+        self._writes = GroupCommit(
+            self._prepare, self._disk.write, self._apply, grouped=self._disk.fsync != "always"
+        )
+        self._writes.start()
 
     async def stop(self) -> None:
         for group in self._groups.values():
             for member in list(group.members):
                 await member.close()
+        if self._disk is not None and self._writes is not None:
+            await self._writes.stop()
+            self._writes = None
+            release = LogWrite([], None, dict(self._to_release))
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(self._disk.write, release)
+            self._disk.close()
+
+    @property
+    def memory_only(self) -> bool:
+        """True without a folder. With one, writes need the running writer: before
+        `start` or after `stop` they are refused rather than kept in memory only."""
+        if self._disk is None:
+            return True
+        if self._writes is None:
+            raise BusUnavailable("the bus's log is not open (start() not called, or stopped)")
+        return False
 
     async def ping(self) -> bool:
-        return True
+        """False once a write to the folder failed (e.g. disk full): not ready."""
+        return self._writes is None or self._writes.failure is None
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         for spec in specs:
-            self._topics.setdefault(spec.name, _Topic([_Log() for _ in range(spec.partitions)]))
+            retention = spec.configs.get("retention.ms")
+            if spec.name in self._topics:  # e.g. read back from the folder
+                self._topics[spec.name].retention_ms = int(retention) if retention else None
+                continue
+            self._topics[spec.name] = MemoryTopic(
+                [MemoryPartition() for _ in range(spec.partitions)],
+                retention_ms=int(retention) if retention else None,
+            )
+            if self._disk is not None:  # a few folders, once per topic
+                for partition in range(spec.partitions):
+                    self._disk.create_partition(TopicPartition(spec.name, partition))
 
     async def publish_many(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
-        deliveries = self._append_all(records)
+        for record in records:
+            self._check(record)
+        self._check_room(records)
+        if self.memory_only:
+            deliveries = self._append_all(records)
+        else:
+            staged = self._stage_all(records)
+            write = PendingWrite(staged, size_bytes=sum(record_bytes(r) for r in staged))
+            await self._submit(write)
+            deliveries = [Delivery(r.topic, r.partition, r.offset) for r in staged]
         await self._notify()
         return deliveries
 
-    def _append_all(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of records some reading group has not committed (with those on their
+        way to disk)."""
+        read = self._read_topics()
+        held = sum(
+            log.size_bytes
+            for name in read
+            if name in self._topics
+            for log in self._topics[name].partitions
+        )
+        return held + self._in_flight_bytes
+
+    def _read_topics(self) -> set[str]:
+        return {topic for group in self._groups.values() for topic in group.topics}
+
+    def _check_room(self, records: Sequence[OutgoingRecord]) -> None:
+        if self._max_pending_bytes is None:
+            return
+        read = self._read_topics()
+        incoming = sum(record_bytes(r) for r in records if r.topic in read)
+        pending = self.pending_bytes
+        if pending and pending + incoming > self._max_pending_bytes:
+            raise BusFull(
+                f"{pending} bytes not yet committed by every group + {incoming} new > "
+                f"limit {self._max_pending_bytes}"
+            )
+
+    async def _submit(self, write: PendingWrite) -> None:
+        assert self._writes is not None
+        self._in_flight_bytes += write.size_bytes
+        try:
+            await self._writes.submit(write)
+        except OSError as exc:
+            raise BusUnavailable(f"the bus log could not be written: {exc}") from exc
+
+    def _stage_all(self, records: Sequence[OutgoingRecord]) -> list[BusRecord]:
+        """Records with their offsets handed out, not yet visible to consumers."""
+        staged = []
         for record in records:
-            self._check(record)
-        return [self._append(record) for record in records]
+            topic = self._topics[record.topic]
+            partition = partition_for(record.key, len(topic.partitions), topic.round_robin)
+            log = topic.partitions[partition]
+            staged.append(
+                BusRecord(
+                    topic=record.topic,
+                    partition=partition,
+                    offset=log.reserved,
+                    key=record.key,
+                    value=record.value,
+                    headers=list(record.headers),
+                    timestamp_ms=int(time.time() * 1000),
+                )
+            )
+            log.reserved += 1
+        return staged
+
+    def _append_all(self, records: Sequence[OutgoingRecord]) -> list[Delivery]:
+        staged = self._stage_all(records)
+        for record in staged:
+            self._log(record.topic_partition).append(record)
+        return [Delivery(r.topic, r.partition, r.offset) for r in staged]
+
+    def _prepare(self, writes: list[PendingWrite]) -> LogWrite:
+        """The disk write of queued writes: their records, then the state with their
+        commits applied (only when some commit or transaction changes it)."""
+        records = [(record, write.txn) for write in writes for record in write.records]
+        state = None
+        if any(write.group is not None or write.txn for write in writes):
+            state = self._state()
+            for write in writes:
+                state.last_txn = max(state.last_txn, write.txn)
+                if write.group is not None:
+                    name = self._group_name(write.group)
+                    state.groups[name].committed.update(write.offsets)
+                    state.groups[name].metadata.update(
+                        {tp: write.metadata.get(tp, "") for tp in write.offsets}
+                    )
+        release, self._to_release = self._to_release, {}
+        return LogWrite(records, state, release)
+
+    def _state(self) -> BusState:
+        return BusState(
+            epoch=self.log_epoch,
+            last_txn=self._last_txn,
+            groups={
+                name: GroupState(set(group.topics), dict(group.committed), dict(group.metadata))
+                for name, group in self._groups.items()
+            },
+        )
+
+    def _group_name(self, group: MemoryGroup) -> str:
+        return next(name for name, known in self._groups.items() if known is group)
+
+    def _apply(self, writes: list[PendingWrite]) -> None:
+        """Durable now: make the records visible and the commits effective."""
+        for write in writes:
+            self._in_flight_bytes -= write.size_bytes
+            for record in write.records:
+                self._log(record.topic_partition).append(record)
+            self._last_txn = max(self._last_txn, write.txn)
+            if write.group is not None:
+                self._commit(write.group, write.offsets, write.metadata)
+        if time.monotonic() >= self._next_expiry:
+            self._next_expiry = time.monotonic() + EXPIRY_INTERVAL_S
+            self.expire_unread(int(time.time() * 1000))
+
+    def expire_unread(self, now_ms: int) -> None:
+        """Drop records older than their topic's retention from topics no group reads
+        (the dead letters, enrich's changelog), as Kafka's retention would; on disk
+        their whole segments go with the next write. Read topics keep every record until
+        committed: the bound, not time, limits them."""
+        read = self._read_topics()
+        for name, topic in self._topics.items():
+            if name in read or topic.retention_ms is None:
+                continue
+            for partition, log in enumerate(topic.partitions):
+                log.drop_before(log.older_than(now_ms - topic.retention_ms))
+                if self._disk is not None:
+                    self._to_release[TopicPartition(name, partition)] = log.base
 
     async def _notify(self) -> None:
         async with self._arrived:
@@ -116,23 +295,6 @@ class InProcessBus(SingleRecordPublish):
         size = len(record.value) + len(record.key or b"")
         if size > self._max_message_bytes:
             raise RecordTooLarge(f"{size} bytes > limit {self._max_message_bytes}")
-
-    def _append(self, record: OutgoingRecord) -> Delivery:
-        topic = self._topics[record.topic]
-        partition = partition_for(record.key, len(topic.partitions), topic.round_robin)
-        log = topic.partitions[partition]
-        log.records.append(
-            BusRecord(
-                topic=record.topic,
-                partition=partition,
-                offset=log.end,
-                key=record.key,
-                value=record.value,
-                headers=list(record.headers),
-                timestamp_ms=int(time.time() * 1000),
-            )
-        )
-        return Delivery(record.topic, partition, log.end - 1)
 
     async def read_partition(self, topic: str, partition: int) -> AsyncIterator[list[BusRecord]]:
         if topic not in self._topics:
@@ -158,8 +320,11 @@ class InProcessBus(SingleRecordPublish):
         for topic in topics:
             if topic not in self._topics:
                 raise UnknownTopic(topic)
-        group = self._groups.setdefault(group_id, _Group())
+        group = self._groups.setdefault(group_id, MemoryGroup())
+        new_topics = set(topics) - group.topics
         group.topics.update(topics)
+        if new_topics and not self.memory_only:  # keep the topic's records for it
+            await self._submit(PendingWrite([], group=group))
         member = InProcessConsumer(
             self, group, tuple(topics), on_assign, on_revoke, transactional=bool(transactional_id)
         )
@@ -167,7 +332,7 @@ class InProcessBus(SingleRecordPublish):
         await self._rebalance(group)
         return member
 
-    async def _rebalance(self, group: _Group) -> None:
+    async def _rebalance(self, group: MemoryGroup) -> None:
         """Assign each topic's partitions in contiguous ranges over its subscribers (in
         join order), revoking before assigning, as Kafka's range assignor does: topics
         with equal partition counts are co-partitioned."""
@@ -190,133 +355,27 @@ class InProcessBus(SingleRecordPublish):
     def _leave(self, member: InProcessConsumer) -> None:
         member.group.members.remove(member)
 
-    def _log(self, tp: TopicPartition) -> _Log:
+    def _log(self, tp: TopicPartition) -> MemoryPartition:
         return self._topics[tp.topic].partitions[tp.partition]
+
+    def _commit(
+        self,
+        group: MemoryGroup,
+        offsets: Mapping[TopicPartition, int],
+        metadata: Mapping[TopicPartition, str],
+    ) -> None:
+        for tp, offset in offsets.items():
+            group.committed[tp] = offset
+            group.metadata[tp] = metadata.get(tp, "")
+            self._release(tp)
 
     def _release(self, tp: TopicPartition) -> None:
         """Drop what every group reading the topic has committed (a topic no group reads,
-        like the dead letters or a changelog, keeps everything)."""
+        like the dead letters or a changelog, keeps everything); on disk, the segments
+        wholly before that go with the next write."""
         readers = [g for g in self._groups.values() if tp.topic in g.topics]
         if readers:
-            self._log(tp).drop_before(min(g.committed.get(tp, 0) for g in readers))
-
-
-class InProcessConsumer:
-    def __init__(
-        self,
-        bus: InProcessBus,
-        group: _Group,
-        topics: tuple[str, ...],
-        on_assign: PartitionsCallback | None,
-        on_revoke: PartitionsCallback | None,
-        *,
-        transactional: bool = False,
-    ) -> None:
-        self.group = group
-        self._transactional = transactional
-        self.topics = topics
-        self._bus = bus
-        self._on_assign = on_assign
-        self._on_revoke = on_revoke
-        self._positions: dict[TopicPartition, int] = {}
-        self._paused: set[TopicPartition] = set()
-        self._closed = False
-
-    async def revoke(self, partitions: set[TopicPartition]) -> None:
-        if partitions and self._on_revoke is not None:
-            await self._on_revoke(set(partitions))
-        for tp in partitions:
-            self._positions.pop(tp, None)
-            self._paused.discard(tp)
-
-    async def assign(self, partitions: set[TopicPartition]) -> None:
-        for tp in partitions:
-            self._positions[tp] = self.group.committed.get(tp, 0)
-        if partitions and self._on_assign is not None:
-            await self._on_assign(set(partitions))
-
-    async def fetch(self, max_records: int, timeout_s: float) -> list[BusRecord]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            batch = self._take(max_records)
-            remaining = deadline - time.monotonic()
-            if batch or remaining <= 0 or self._closed:
-                return batch
-            async with self._bus._arrived:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._bus._arrived.wait(), remaining)
-
-    def _take(self, max_records: int) -> list[BusRecord]:
-        batch: list[BusRecord] = []
-        for tp in sorted(self._positions):
-            if tp in self._paused:
-                continue
-            position = self._positions[tp]
-            taken = self._bus._log(tp).since(position, max_records - len(batch))
-            self._positions[tp] = position + len(taken)
-            batch.extend(taken)
-            if len(batch) >= max_records:
-                break
-        return batch
-
-    async def commit(
-        self,
-        offsets: Mapping[TopicPartition, int],
-        metadata: Mapping[TopicPartition, str] | None = None,
-    ) -> None:
-        self._commit_now(offsets, metadata or {})
-
-    def _commit_now(
-        self, offsets: Mapping[TopicPartition, int], metadata: Mapping[TopicPartition, str]
-    ) -> None:
-        for tp in offsets:
-            if tp not in self._positions:
-                raise CommitFailed(f"{tp} is not assigned to this consumer")
-        for tp, offset in offsets.items():
-            self.group.committed[tp] = offset
-            self.group.metadata[tp] = metadata.get(tp, "")
-            self._bus._release(tp)
-
-    async def committed(self, partition: TopicPartition) -> int | None:
-        return self.group.committed.get(partition)
-
-    async def committed_metadata(self, partition: TopicPartition) -> str:
-        return self.group.metadata.get(partition, "")
-
-    async def publish_and_commit(
-        self, records: Sequence[OutgoingRecord], offsets: Mapping[TopicPartition, int]
-    ) -> None:
-        if not self._transactional:
-            raise BusError("publish_and_commit needs a consumer with a transactional_id")
-        for tp in offsets:  # refuse before publishing anything: all or nothing
-            if tp not in self._positions:
-                raise CommitFailed(f"{tp} is not assigned to this consumer")
-        self._bus._append_all(records)
-        self._commit_now(offsets, {})
-        await self._bus._notify()
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self._positions)
-
-    def pause(self, partitions: Collection[TopicPartition]) -> None:
-        self._paused |= set(partitions) & set(self._positions)
-
-    def resume(self, partitions: Collection[TopicPartition]) -> None:
-        self._paused -= set(partitions)
-
-    def paused(self) -> set[TopicPartition]:
-        return set(self._paused)
-
-    async def lag(self) -> dict[TopicPartition, int]:
-        return {
-            tp: self._bus._log(tp).end - self.group.committed.get(tp, 0) for tp in self._positions
-        }
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        await self.revoke(self.assignment())
-        self._bus._leave(self)
-        if self.group.members:
-            await self._bus._rebalance(self.group)
+            log = self._log(tp)
+            log.drop_before(min(g.committed.get(tp, 0) for g in readers))
+            if self._disk is not None:
+                self._to_release[tp] = log.base

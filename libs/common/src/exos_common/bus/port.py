@@ -142,9 +142,11 @@ class Consumer(Protocol):
 
 class Bus(Protocol):
     # Names this incarnation of the topics' logs: an offset identifies a record only
-    # within it. Kafka's logs outlive every process ("" ); the in-process bus starts at
-    # offset 0 in each process, so it names itself anew (a writer's dedup token must
-    # not match a batch of an earlier run).
+    # within it. Kafka's logs outlive every process (""). The in-process bus names its
+    # folder once, when it creates it, and keeps the name across restarts (offsets go on
+    # where they were, so a batch retried after a crash keeps its dedup token); without
+    # a folder it starts at offset 0 in each process, so it names itself anew (a
+    # writer's dedup token must not match a batch of an earlier run).
     log_epoch: str
 
     async def start(self) -> None: ...

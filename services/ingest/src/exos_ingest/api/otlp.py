@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from exos_common.bus import Bus, BusError, RecordTooLarge
+from exos_common.bus import Bus, BusError, BusFull, RecordTooLarge
 from exos_common.logs import get_logger
 from exos_common.service.keys import ApiKeys
 from exos_ingest.api.responses import (
@@ -150,6 +150,15 @@ class OtlpReceiver:
             raise IngestError(
                 413, "record_too_large", f"a record exceeds the bus message limit: {exc}"
             ) from exc
+        except BusFull as exc:  # the pipeline is behind: the sender retries later
+            log.warning("bus_full", error=str(exc), records=len(outgoing))
+            raise IngestError(
+                503,
+                "bus_full",
+                "the event bus is full until the pipeline catches up; nothing was accepted, "
+                "retry later",
+                retry_after_s=self._settings.ingest_retry_after_s,
+            ) from exc
         except BusError as exc:
             log.warning("bus_unavailable", error=str(exc), records=len(outgoing))
             raise IngestError(
@@ -221,7 +230,11 @@ def _openapi(signal: Signal) -> dict[str, Any]:
             "401": {**failure, "description": "Missing or unknown API key"},
             "413": {**failure, "description": "Body too large, compressed or decompressed"},
             "415": {**failure, "description": "Unsupported Content-Type or Content-Encoding"},
-            "503": {**failure, "description": "Kafka did not acknowledge; see Retry-After"},
+            "503": {
+                **failure,
+                "description": "The bus did not acknowledge (Kafka down) or is full "
+                "(all-in-one); see Retry-After",
+            },
         },
     }
 
