@@ -25,7 +25,8 @@ def build_router(provider: StoreProvider) -> APIRouter:
             "Per table: rows, first and last timestamp, distinct sessions and errors in the "
             "time range; rows and bytes on disk (compressed and not) over all time. The "
             "query-api rollups (span_facts, session_summary, span_hourly) are listed with "
-            "their size."
+            "their size. `quarantine` counts the records the writer could not store, by "
+            "table and reason."
         ),
     )
     def stats(window: TimeRangeParam, runner: Runner) -> queries.Stats:

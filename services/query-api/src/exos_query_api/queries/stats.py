@@ -1,5 +1,5 @@
 """`GET /api/stats`: an overview of the three tables (and the query-api rollups): rows,
-time span, sessions and size on disk, in the time range."""
+time span, sessions and size on disk, in the time range, and what the writer quarantined."""
 
 from __future__ import annotations
 
@@ -34,6 +34,16 @@ SELECT count() AS rows, min(Timestamp) AS first, max(Timestamp) AS last,
        uniqExact(ResourceAttributes['rum.sessionId']) AS sessions
 FROM hyperdx_sessions WHERE {RANGE}
 """
+# What the writer set aside: records ClickHouse refused, isolated by bisecting their batch.
+QUARANTINE = """
+SELECT target_table, error_class, error_name, count() AS records,
+       max(quarantined_at) AS last_at, any(error_text) AS example
+FROM exos_quarantine
+WHERE quarantined_at >= {start:DateTime64(9)} AND quarantined_at < {end:DateTime64(9)}
+GROUP BY target_table, error_class, error_name
+ORDER BY records DESC, target_table, error_name
+LIMIT 50
+"""
 # Size on disk of every table of this database (all time: parts are not per range).
 DISK = """
 SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes_on_disk,
@@ -58,8 +68,24 @@ class TableStats(BaseModel):
     uncompressed_bytes: int
 
 
+class QuarantineGroup(BaseModel):
+    target_table: str = Field(description="The table the records were meant for.")
+    error_class: str = Field(description="How the writer classified the refusal.")
+    error_name: str = Field(description="ClickHouse's error name (or the encoder's).")
+    records: int
+    last_at: datetime
+    example: str = Field(description="One refusal's text, as ClickHouse gave it.")
+
+
 class Stats(Traced):
     tables: list[TableStats]
+    quarantine: list[QuarantineGroup] = Field(
+        description=(
+            "Records the writer could not store, by table and reason, quarantined in the "
+            "time range (their raw bytes are in `exos_quarantine` and on the dead-letter "
+            "topic). Empty when everything landed."
+        )
+    )
 
 
 def stats(runner: QueryRunner, window: TimeRange) -> Stats:
@@ -100,4 +126,5 @@ def stats(runner: QueryRunner, window: TimeRange) -> Stats:
                 uncompressed_bytes=int(on_disk.get("uncompressed_bytes", 0)),
             )
         )
-    return Stats(tables=out, queries=runner.ran)
+    quarantine = [QuarantineGroup(**row) for row in runner.rows(QUARANTINE, params)]
+    return Stats(tables=out, quarantine=quarantine, queries=runner.ran)
