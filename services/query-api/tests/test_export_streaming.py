@@ -5,7 +5,7 @@ never advanced or closed on the event loop."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,12 +27,14 @@ class Producer:
         self.threads: set[int] = set()
         self.closed_on: int | None = None
         self.made = 0
+        self.holding = threading.Event()
 
     def run(self) -> Generator[bytes, None, None]:
         try:
             for i in range(self.chunks):
                 self.threads.add(threading.get_ident())
                 if i == 2 and self.hold is not None:
+                    self.holding.set()
                     self.hold.wait(5)
                 self.made += 1
                 yield f"chunk{i};".encode()
@@ -73,6 +75,7 @@ async def test_a_cancelled_download_still_closes_the_producer() -> None:
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(download)
         await two_received.wait()
+        await anyio.to_thread.run_sync(producer.holding.wait, 5)
         tasks.cancel_scope.cancel()  # while the third chunk is being made
         hold.set()
     # The chunk under way was finished (a worker thread is not interrupted); no more.
@@ -106,11 +109,11 @@ class GoneAfterFirstBody:
         self.status = 0
         self.gone = anyio.Event()
 
-    async def receive(self) -> dict[str, Any]:
+    async def receive(self) -> MutableMapping[str, Any]:
         await self.gone.wait()
         return {"type": "http.disconnect"}
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
         elif message["type"] == "http.response.body" and message.get("body"):
