@@ -2,9 +2,11 @@
 
 Browsers leave downloads half-read and ClickHouse clients drop long results: each such
 client here reads the first bytes of an OCEL export, of a streamed ClickHouse answer or
-sends half an insert, then closes its socket, again and again while the demo loads.
-Throughout, the portal's /healthz must answer within a second and the demo must finish.
-On a freeze the process is sent SIGUSR1, so its log ends with every thread's stack.
+sends half an insert, then closes its socket, again and again while the demo loads, with
+the `SELECT count()` a dashboard polls. Throughout, the portal's /healthz is probed with
+a 1 s timeout: no 5 s without an answer, at most 5 % of probes late, and the demo must
+finish. On a freeze the process is sent SIGUSR1, so its log ends with every thread's
+stack.
 """
 
 from __future__ import annotations
