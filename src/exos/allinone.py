@@ -148,13 +148,18 @@ class Platform:
         self.bus: InProcessBus | None = None
         self.endpoints: Endpoints | None = None
 
-    async def start(self) -> Endpoints:
+    def _open_store(self) -> Store:
         store_settings = StoreSettings(clickhouse_url=f"chdb://{self.database.resolve()}")
-        self.store = open_store(store_settings, create_database=True)
-        report = migrate(self.store, store_settings, store_settings.clickhouse_dedup_window)
+        store = open_store(store_settings, create_database=True)
+        report = migrate(store, store_settings, store_settings.clickhouse_dedup_window)
         log.info("schema_ready", applied=report.applied, data_dir=str(self.options.data_dir))
         # The demo's bookkeeping table exists from the start, so clients can query it.
-        self.store.command(DEMO_BOOKKEEPING)
+        store.command(DEMO_BOOKKEEPING)
+        return store
+
+    async def start(self) -> Endpoints:
+        # Store calls block: they run in worker threads, never on the event loop.
+        self.store = await asyncio.to_thread(self._open_store)
         self.bus = durable_bus(self.options.data_dir / "bus")
         bus = self.bus
         await bus.start()  # reads back what an earlier run left uncommitted
@@ -225,7 +230,7 @@ class Platform:
         if self.bus is not None:
             await self.bus.stop()
         if self.store is not None:
-            self.store.close()
+            await asyncio.to_thread(self.store.close)
 
 
 def _report_failure(task: asyncio.Task[None]) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import typer
 
 from exos.allinone import Endpoints, Platform
+from exos.demo_recorder import SessionRecorder
 from exos_common.settings import ServeSettings
 from exos_common.store import Store
 
@@ -67,7 +68,7 @@ async def load_demo_once(platform: Platform, endpoints: Endpoints) -> None:
         else (defaults.demo_seed, defaults.demo_scale)
     )
     anchor: datetime | None = previous["anchor"] if previous else None
-    world = build_world(seed, scale, anchor)
+    world = await asyncio.to_thread(build_world, seed, scale, anchor)  # CPU: off the loop
     anchor = world_anchor(world)
     missing = [plan.session_id for plan in world.sessions if plan.session_id not in done]
     if not missing:
@@ -81,25 +82,23 @@ async def load_demo_once(platform: Platform, endpoints: Endpoints) -> None:
             err=True,
         )
 
-    def record(_: object, plan: Any) -> None:
-        store.insert(
-            "exos_demo_sessions",
-            [[plan.session_id, seed, scale, anchor]],
-            ["session_id", "seed", "scale", "anchor"],
+    recorder = SessionRecorder(store, seed, scale, anchor)
+    try:
+        summary = await load_demo(
+            endpoints.otlp,
+            seed=seed,
+            scale=scale,
+            anchor=anchor,
+            skip_sessions=done,
+            on_session=recorder.sent,
+            portal_url=endpoints.portal,
+            # Protobuf, as the OpenTelemetry SDKs send it: ingest decodes it ~2x faster
+            # than the SDK's OTLP/JSON, which keeps the default demo under a minute here.
+            traces_encoding="protobuf",
         )
-
-    summary = await load_demo(
-        endpoints.otlp,
-        seed=seed,
-        scale=scale,
-        anchor=anchor,
-        skip_sessions=done,
-        on_session=record,
-        portal_url=endpoints.portal,
-        # Protobuf, as the OpenTelemetry SDKs send it: ingest decodes it ~2x faster than
-        # the SDK's OTLP/JSON, which keeps the default demo under a minute here.
-        traces_encoding="protobuf",
-    )
+    finally:
+        # Also when the load is cancelled: what was sent is recorded, not sent twice.
+        await asyncio.shield(recorder.close())
     typer.echo(f"demo loaded: {summary.sessions} sessions; open {endpoints.portal}", err=True)
 
 

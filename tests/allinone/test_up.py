@@ -16,6 +16,9 @@ from exos_common.localkafka import free_port
 
 
 class Up:
+    # How `exos` is started; a test may wrap it (e.g. to install a stack dump signal).
+    launcher: tuple[str, ...] = (sys.executable, "-m", "exos")
+
     def __init__(self, data: Path, *, demo: bool = False) -> None:
         self.demo = demo
         self.ports = {"port": free_port(), "otlp": free_port(), "clickhouse": free_port()}
@@ -27,9 +30,7 @@ class Up:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "exos",
+                    *self.launcher,
                     "up",
                     "--data",
                     str(self.data),

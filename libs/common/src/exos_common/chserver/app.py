@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import structlog
 from anyio import to_thread
 from fastapi import FastAPI, Request, Response
@@ -155,9 +156,12 @@ async def _stream_insert(
         if pending:
             await to_thread.run_sync(stream.append, bytes(pending))
     except BaseException:
-        # Client gone, bad compression or unparsable data: commit nothing.
-        stream.cancel()
+        # Client gone, bad compression, unparsable data or cancelled: commit nothing.
+        # Aborting is an engine call: a worker thread does it, even under cancellation.
+        with anyio.CancelScope(shield=True):
+            await to_thread.run_sync(stream.cancel)
         raise
+    # A cancellation waits for the worker thread: finish() always releases the stream.
     return await to_thread.run_sync(stream.finish)
 
 

@@ -4,12 +4,18 @@ ClickHouse server or in-process to chDB; the same SQL runs on the same engine ei
 `Store` is deliberately thin: a client from settings, inserts with a deduplication
 token, parameterised queries (`{name:Type}` placeholders, never string formatting of
 values), and ClickHouse errors surfaced with their code and message.
+
+On chDB every call borrows a connection handle of its own from a pool (see
+`handles.py`): clickhouse-connect serialises the calls on one chDB handle, and a result
+stream holds its handle until it is closed, so one shared handle would make every insert
+wait behind the longest read and any open stream. Over HTTP one client is thread-safe
+and already pools its connections.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +26,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 
 from exos_common.settings import ClickHouseSettings
+from exos_common.store.handles import HandlePool, PoolClosed
 
 CHDB_SCHEME = "chdb://"
 _ERROR = re.compile(
@@ -56,6 +63,8 @@ def clickhouse_errors() -> Iterator[None]:
     """Turn clickhouse-connect exceptions into StoreError / StoreUnavailable."""
     try:
         yield
+    except PoolClosed as exc:
+        raise StoreUnavailable(0, str(exc)) from exc
     except OperationalError as exc:
         raise StoreUnavailable(0, str(exc)) from exc
     except DatabaseError as exc:
@@ -104,12 +113,29 @@ def create_client(settings: ClickHouseSettings, database: str | None = None) -> 
 
 
 class Store:
-    def __init__(self, client: Client) -> None:
+    """`client` is the store's own client, for callers that need clickhouse-connect
+    directly; the methods here borrow a handle each when `more_clients` can make them
+    (chDB), so they never queue behind a call on `client` or behind each other."""
+
+    def __init__(self, client: Client, more_clients: Callable[[], Client] | None = None) -> None:
         self.client = client
+        self._handles = HandlePool(more_clients) if more_clients is not None else None
 
     @classmethod
     def from_settings(cls, settings: ClickHouseSettings) -> Store:
-        return cls(create_client(settings, settings.clickhouse_database))
+        database = settings.clickhouse_database
+        client = create_client(settings, database)
+        if Target.parse(settings.clickhouse_url).chdb_path is None:
+            return cls(client)
+        return cls(client, lambda: create_client(settings, database))
+
+    @contextmanager
+    def _borrowed(self) -> Iterator[Client]:
+        if self._handles is None:
+            yield self.client
+            return
+        with clickhouse_errors(), self._handles.borrow() as client:
+            yield client
 
     @property
     def database(self) -> str:
@@ -128,10 +154,8 @@ class Store:
         settings: dict[str, Any] = {}
         if dedup_token is not None:
             settings = {"insert_deduplicate": 1, "insert_deduplication_token": dedup_token}
-        with clickhouse_errors():
-            summary = self.client.insert(
-                table, rows, column_names=list(column_names), settings=settings
-            )
+        with self._borrowed() as client, clickhouse_errors():
+            summary = client.insert(table, rows, column_names=list(column_names), settings=settings)
         return int(summary.written_rows)
 
     def query(
@@ -141,8 +165,8 @@ class Store:
         settings: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Rows as dicts keyed by column name."""
-        with clickhouse_errors():
-            result = self.client.query(
+        with self._borrowed() as client, clickhouse_errors():
+            result = client.query(
                 sql, parameters=dict(parameters or {}), settings=dict(settings or {})
             )
         return list(result.named_results())
@@ -150,19 +174,36 @@ class Store:
     def query_rows(
         self, sql: str, parameters: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
-        with clickhouse_errors():
-            result = self.client.query(sql, parameters=dict(parameters or {}))
+        with self._borrowed() as client, clickhouse_errors():
+            result = client.query(sql, parameters=dict(parameters or {}))
         return [tuple(row) for row in result.result_rows]
 
+    @contextmanager
+    def row_blocks(
+        self, sql: str, parameters: Mapping[str, Any] | None = None
+    ) -> Iterator[Iterator[Sequence[Sequence[Any]]]]:
+        """The result as a stream of row blocks, never whole in memory. The stream (and
+        on chDB its own handle) is held until the `with` block exits, however it exits:
+        consume it in a `with`, and close a generator that holds one."""
+        with (
+            self._borrowed() as client,
+            clickhouse_errors(),
+            client.query_row_block_stream(sql, parameters=dict(parameters or {})) as blocks,
+        ):
+            yield blocks
+
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
-        with clickhouse_errors():
-            self.client.command(sql, parameters=dict(parameters or {}))
+        with self._borrowed() as client, clickhouse_errors():
+            client.command(sql, parameters=dict(parameters or {}))
 
     def ping(self) -> bool:
         try:
-            return bool(self.client.ping())
+            with self._borrowed() as client:
+                return bool(client.ping())
         except Exception:  # readiness: any failure means "not ready"
             return False
 
     def close(self) -> None:
+        if self._handles is not None:
+            self._handles.close()
         self.client.close()

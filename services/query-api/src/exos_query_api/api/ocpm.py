@@ -2,7 +2,8 @@
 interaction graph, cross-category handoffs, lifecycles, vendor contention, and the
 event log as OCEL 2.0 JSON or XES (streamed downloads)."""
 
-from collections.abc import Iterator
+from collections.abc import Generator
+from contextlib import closing
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -21,6 +22,7 @@ from exos_query_api.ocpm.models import (
 from exos_query_api.process.eventlog import ProcessFiltersParam
 from exos_query_api.process.views import Scope
 from exos_query_api.runner import QueryRunner, Traced, traced
+from exos_query_api.streaming import ClosingStreamingResponse
 from exos_query_api.timerange import TimeRangeParam
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Rows to return (1-100).")]
@@ -128,13 +130,18 @@ def build_router(provider: StoreProvider) -> APIRouter:
         return traced(views.vendors(s, wait_from, wait_to, limit, samples), s.runner)
 
     def download(
-        chunks: Iterator[bytes], runner: QueryRunner, explain: bool, media: str, name: str
+        chunks: Generator[bytes, None, None],
+        runner: QueryRunner,
+        explain: bool,
+        media: str,
+        name: str,
     ) -> StreamingResponse | Traced:
         if explain:
-            for _ in chunks:
-                pass
+            with closing(chunks):
+                for _ in chunks:
+                    pass
             return Traced(queries=runner.ran)
-        return StreamingResponse(
+        return ClosingStreamingResponse(
             export.buffered(chunks),
             media_type=media,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},

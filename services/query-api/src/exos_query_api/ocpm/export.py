@@ -12,14 +12,14 @@ attributes and relationships, events with attributes and relationships). XES: IE
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import orjson
 
-from exos_common.store.client import clickhouse_errors
 from exos_query_api.categories import category_of
 from exos_query_api.process.eventlog import (
     RANGE,
@@ -101,7 +101,7 @@ class EventLogExport:
         statement = sql.replace("/*CASES*/", case_filter(self.filters))
         return self.runner.rows(statement, bound(self.window, self.filters, **parameters))
 
-    def events(self, orders_only: bool) -> Iterator[dict[str, Any]]:
+    def events(self, orders_only: bool) -> Generator[dict[str, Any], None, None]:
         """Every event, streamed block by block (one query, never all in memory)."""
         sql = EVENTS.replace("/*CASES*/", case_filter(self.filters)).replace(
             "/*ORDERS*/", " AND OrderId != ''" if orders_only else ""
@@ -109,10 +109,9 @@ class EventLogExport:
         parameters = bound(self.window, self.filters)
         began = time.perf_counter()
         count = 0
-        with (
-            clickhouse_errors(),
-            self.runner.store.client.query_row_block_stream(sql, parameters=parameters) as blocks,
-        ):
+        # The stream (and its chDB handle) is released when this generator ends or is
+        # closed: whoever stops reading early must close it, not leave it to the GC.
+        with self.runner.store.row_blocks(sql, parameters) as blocks:
             for block in blocks:
                 count += len(block)
                 for row in block:
@@ -127,14 +126,15 @@ class EventLogExport:
         )
 
 
-def buffered(pieces: Iterator[bytes]) -> Iterator[bytes]:
+def buffered(pieces: Generator[bytes, None, None]) -> Generator[bytes, None, None]:
     """Join small pieces into chunks of about CHUNK_BYTES (one send per chunk)."""
     chunk = bytearray()
-    for piece in pieces:
-        chunk += piece
-        if len(chunk) >= CHUNK_BYTES:
-            yield bytes(chunk)
-            chunk.clear()
+    with closing(pieces):  # closing this generator closes the export it reads
+        for piece in pieces:
+            chunk += piece
+            if len(chunk) >= CHUNK_BYTES:
+                yield bytes(chunk)
+                chunk.clear()
     if chunk:
         yield bytes(chunk)
 
@@ -157,7 +157,7 @@ def _json(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
-def ocel_json(export: EventLogExport) -> Iterator[bytes]:
+def ocel_json(export: EventLogExport) -> Generator[bytes, None, None]:
     """OCEL 2.0 JSON, piece by piece."""
     event_types = export.rows(EVENT_TYPES)
     orders = export.rows(ORDER_OBJECTS)
@@ -202,9 +202,10 @@ def ocel_json(export: EventLogExport) -> Iterator[bytes]:
             first = False
     yield b'],"events":['
     first = True
-    for event in export.events(orders_only=False):
-        yield (b"" if first else b",") + _json(_ocel_event(event))
-        first = False
+    with closing(export.events(orders_only=False)) as events:
+        for event in events:
+            yield (b"" if first else b",") + _json(_ocel_event(event))
+            first = False
     yield b"]}"
 
 
@@ -253,13 +254,19 @@ def _xes_string(key: str, value: str) -> str:
     return f"<string key={quoteattr(key)} value={quoteattr(value)}/>"
 
 
-def xes(export: EventLogExport) -> Iterator[bytes]:
+def xes(export: EventLogExport) -> Generator[bytes, None, None]:
     """XES: one trace per order (its LOB and client as trace attributes), one event per
     domain event (activity, time, operator as org:resource, session)."""
     orders = {row["id"]: row for row in export.rows(ORDER_OBJECTS)}
     yield XES_HEAD.encode()
+    with closing(export.events(orders_only=True)) as events:
+        yield from _xes_traces(events, orders)
+    yield b"</log>\n"
+
+
+def _xes_traces(events: Iterator[dict[str, Any]], orders: dict[str, Any]) -> Iterator[bytes]:
     current = None
-    for event in export.events(orders_only=True):
+    for event in events:
         order_id = event["order_id"]
         if order_id != current:
             if current is not None:
@@ -281,4 +288,3 @@ def xes(export: EventLogExport) -> Iterator[bytes]:
         yield f"<event>{body}</event>\n".encode()
     if current is not None:
         yield b"</trace>\n"
-    yield b"</log>\n"
