@@ -45,4 +45,3 @@ def test_replay_row_keeps_nanoseconds_and_chunk_numbers() -> None:
     assert row["Timestamp"] == 1_764_331_200_000_000_001
     assert row["LogAttributes"]["rr-web.chunk"] == "1"
     assert row["Body"] == '{"type":2'
-
