@@ -156,6 +156,14 @@ async def dead_letters(bus: InProcessBus) -> list[bytes]:
     ]
 
 
+async def wait_until(condition: Any, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
 async def run_until_caught_up(loop: ConsumerLoop, timeout_s: float = 30.0) -> float:
     started = time.monotonic()
     await loop.start()
@@ -227,9 +235,7 @@ async def test_a_writer_killed_mid_bisection_stores_each_record_once(
     killed = FlakyStore(store, kill_after=1)
     first, _, _ = make_loop(bus, killed)
     await first.start()
-    deadline = time.monotonic() + 20
-    while first.failure is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
+    await wait_until(lambda: first.failure is not None)
     await first.stop()
     assert isinstance(first.failure, WriterKilled)
     half_stored = stored(store, "otel_traces", "SpanId")[0] + stored(store, "otel_logs", "Body")[0]
