@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from exos_common.bus import Bus, Consumer, create_bus
 from exos_common.service.errors import install_error_handlers
-from exos_common.service.health import health_router
+from exos_common.service.health import ReadinessCheck, health_router
 from exos_common.store import Store, open_store
 from exos_common.stream.bounds import BatchBounds
 from exos_common.stream.deadletter import DeadLetterSink
@@ -108,8 +108,12 @@ def create_app(
     async def failing() -> bool:
         return False
 
-    def readiness_checks() -> dict[str, Callable[[], Awaitable[bool]]]:
-        checks = {"kafka": the_bus.ping, "clickhouse": store_answers, "consumer": loop_running}
+    def readiness_checks() -> dict[str, ReadinessCheck]:
+        checks: dict[str, ReadinessCheck] = {
+            "kafka": the_bus.ping,
+            "clickhouse": store_answers,
+            "consumer": loop_running,
+        }
         # Each stalled partition is a failing check of its own, so /readyz names it.
         for tp in watchdog.stalled():
             checks[f"progress {tp.topic}[{tp.partition}]"] = failing
