@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from writer_testkit import sample
 
 from exos_common.bus import OutgoingRecord
 from exos_common.bus.memory import InProcessBus
@@ -133,7 +134,7 @@ def make_loop(bus: InProcessBus, store: Any) -> tuple[ConsumerLoop, ConsumerMetr
         )
 
     config = LoopConfig(tuple(SINKS), GROUP, fetch_timeout_s=0.05)
-    return ConsumerLoop(bus, config, factory, metrics), metrics, writer_metrics
+    return ConsumerLoop(bus, config, factory, metrics), registry
 
 
 def stored(store: Store, table: str, id_column: str) -> tuple[int, int]:
@@ -187,7 +188,7 @@ async def test_bad_records_are_quarantined_and_everything_else_lands_once(
 ) -> None:
     records, bad_span, bad_log = hostile_mix()
     await bus.publish_many(records)
-    loop, metrics, writer_metrics = make_loop(bus, store)
+    loop, registry = make_loop(bus, store)
     await run_until_caught_up(loop)
 
     assert_everything_landed_once(store, bad_span.value, bad_log.value)
@@ -198,11 +199,14 @@ async def test_bad_records_are_quarantined_and_everything_else_lands_once(
     assert reason.startswith("otel_logs refused CANNOT_ENCODE:")
     assert "SeverityNumber" in reason
     for table in ("otel_traces", "otel_logs"):
-        assert writer_metrics.quarantined.labels(table, "CANNOT_ENCODE")._value.get() == 1
-        # 41 records, one bad: halves of 20/21, 10/11, 5/6, 2/3 (or 3/3), 1/2, 1/1.
-        assert writer_metrics.bisection_inserts.labels(table)._value.get() >= 10
-    assert metrics.dead_letters.labels(SPANS, "RefusedByClickHouse")._value.get() == 1
-    assert metrics.sink_errors.labels("otel_traces", "1")._value.get() == 0
+        quarantined = "exos_writer_quarantined_records_total"
+        assert sample(registry, quarantined, table=table, reason="CANNOT_ENCODE") == 1
+        # 41 records, the bad one at offset 20: halves [0-19] [20-40], then [20-29]
+        # [30-40], [20-24] [25-29], [20-21] [22-24], [20] [21]: 10 sub-inserts.
+        assert sample(registry, "exos_writer_bisection_inserts_total", table=table) == 10
+    dead = {"topic": SPANS, "error_type": "RefusedByClickHouse"}
+    assert sample(registry, "exos_consumer_dead_letters_total", **dead) == 1
+    assert sample(registry, "exos_sink_errors_total", sink="otel_traces", attempt="1") == 0
 
 
 async def test_an_outage_during_hostile_data_still_pauses_retries_and_loses_nothing(
@@ -211,15 +215,15 @@ async def test_an_outage_during_hostile_data_still_pauses_retries_and_loses_noth
     records, bad_span, bad_log = hostile_mix()
     await bus.publish_many(records)
     flaky = FlakyStore(store, failures=4)
-    loop, metrics, writer_metrics = make_loop(bus, flaky)
+    loop, registry = make_loop(bus, flaky)
     await run_until_caught_up(loop)
 
     assert flaky.failures == 0
     assert_everything_landed_once(store, bad_span.value, bad_log.value)
-    assert metrics.paused_partitions._value.get() == 0
-    assert metrics.paused_seconds._value.get() > 0
+    assert sample(registry, "exos_consumer_paused_partitions") == 0
+    assert sample(registry, "exos_consumer_paused_seconds_total") > 0
     transient = sum(
-        writer_metrics.insert_errors.labels(t, "transient")._value.get()
+        sample(registry, "exos_writer_insert_errors_total", table=t, error_class="transient")
         for t in ("otel_traces", "otel_logs")
     )
     assert transient == 4
@@ -233,7 +237,7 @@ async def test_a_writer_killed_mid_bisection_stores_each_record_once(
     # The whole batch is refused, so the first successful insert is bisection's first
     # half: the writer dies right after it, before any commit.
     killed = FlakyStore(store, kill_after=1)
-    first, _, _ = make_loop(bus, killed)
+    first, _ = make_loop(bus, killed)
     await first.start()
     await wait_until(lambda: first.failure is not None)
     await first.stop()
@@ -241,7 +245,7 @@ async def test_a_writer_killed_mid_bisection_stores_each_record_once(
     half_stored = stored(store, "otel_traces", "SpanId")[0] + stored(store, "otel_logs", "Body")[0]
     assert 0 < half_stored < 2 * SESSIONS
 
-    second, _, _ = make_loop(bus, store)
+    second, _ = make_loop(bus, store)
     await run_until_caught_up(second)
     assert_everything_landed_once(store, bad_span.value, bad_log.value)
 

@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
-from writer_testkit import DeadLetters, FakeClock, FakeCommits, FakeTable, Killed, bus_record
+from writer_testkit import (
+    DeadLetters,
+    FakeClock,
+    FakeCommits,
+    FakeTable,
+    Killed,
+    bus_record,
+    sample,
+)
 
 from exos_common.bus import TopicPartition
 from exos_common.messages import LogRecord, SpanRecord
@@ -155,13 +163,14 @@ async def test_restore_reads_incarnation_and_pins_an_announced_uncommitted_range
 
 def make_inserter(
     table: FakeTable, dead: DeadLetters, unknown_retries: int = 5
-) -> tuple[Inserter, WriterMetrics]:
-    metrics = WriterMetrics(CollectorRegistry())
+) -> tuple[Inserter, CollectorRegistry]:
+    registry = CollectorRegistry()
+    metrics = WriterMetrics(registry)
     quarantine = Quarantine(table.insert, dead.send, metrics, timeout_s=5)
     inserter = Inserter(
         table.insert, quarantine, metrics, timeout_s=5, unknown_error_retries=unknown_retries
     )
-    return inserter, metrics
+    return inserter, registry
 
 
 def quarantined(table: FakeTable) -> list[tuple[int, int, str]]:
@@ -180,7 +189,7 @@ async def test_a_clean_batch_is_one_insert_with_the_batch_token() -> None:
 
 async def test_bisection_isolates_the_refused_record_and_stores_the_rest() -> None:
     table, dead = FakeTable(refused={"bad"}), DeadLetters()
-    inserter, metrics = make_inserter(table, dead)
+    inserter, registry = make_inserter(table, dead)
     batch = with_entries([[1], [2], ["bad"], [4]])
     await inserter.insert(batch)
     t = f"{TOKEN}:10-13"
@@ -199,9 +208,12 @@ async def test_bisection_isolates_the_refused_record_and_stores_the_rest() -> No
     assert [(r.offset, str(e)[:35]) for r, e in dead.sent] == [
         (12, "otel_traces refused CANNOT_ENCODE: ")
     ]
-    assert metrics.bisection_inserts.labels("otel_traces")._value.get() == 4
-    assert metrics.quarantined.labels("otel_traces", "CANNOT_ENCODE")._value.get() == 1
-    assert metrics.insert_errors.labels("otel_traces", "data")._value.get() == 3
+    traces = {"table": "otel_traces"}
+    assert sample(registry, "exos_writer_bisection_inserts_total", **traces) == 4
+    quarantined_total = "exos_writer_quarantined_records_total"
+    assert sample(registry, quarantined_total, **traces, reason="CANNOT_ENCODE") == 1
+    errors = "exos_writer_insert_errors_total"
+    assert sample(registry, errors, **traces, error_class="data") == 3
 
 
 async def test_a_record_with_many_rows_loses_only_its_refused_rows() -> None:
@@ -222,11 +234,12 @@ async def test_a_record_with_many_rows_loses_only_its_refused_rows() -> None:
 async def test_an_outage_raises_retry_later_and_stores_nothing() -> None:
     table, dead = FakeTable(), DeadLetters()
     table.outages = 1
-    inserter, metrics = make_inserter(table, dead)
+    inserter, registry = make_inserter(table, dead)
     with pytest.raises(RetryLater):
         await inserter.insert(with_entries([[1], [2]]))
     assert table.rows == {} and dead.sent == []
-    assert metrics.insert_errors.labels("otel_traces", "transient")._value.get() == 1
+    errors = "exos_writer_insert_errors_total"
+    assert sample(registry, errors, table="otel_traces", error_class="transient") == 1
 
 
 async def test_an_outage_mid_bisection_retries_and_the_retry_stores_each_row_once() -> None:
@@ -264,7 +277,8 @@ async def test_unknown_errors_are_retried_then_taken_for_data() -> None:
             raise StoreError(1001, "std::exception", "STD_EXCEPTION")
 
     odd, dead = Odd(), DeadLetters()
-    metrics = WriterMetrics(CollectorRegistry())
+    registry = CollectorRegistry()
+    metrics = WriterMetrics(registry)
     quarantine = Quarantine(odd.insert, dead.send, metrics, timeout_s=5)
     inserter = Inserter(odd.insert, quarantine, metrics, timeout_s=5, unknown_error_retries=2)
     batch = with_entries([[1]])
@@ -275,12 +289,14 @@ async def test_unknown_errors_are_retried_then_taken_for_data() -> None:
     assert [(r.offset, str(e)[:33]) for r, e in dead.sent] == [
         (10, "otel_traces refused STD_EXCEPTION")
     ]
-    assert metrics.insert_errors.labels("otel_traces", "unknown")._value.get() == 3
+    errors = "exos_writer_insert_errors_total"
+    assert sample(registry, errors, table="otel_traces", error_class="unknown") == 3
 
 
 async def test_quarantine_never_loops_on_its_own_refusal_but_retries_its_outage() -> None:
     dead = DeadLetters()
-    metrics = WriterMetrics(CollectorRegistry())
+    registry = CollectorRegistry()
+    metrics = WriterMetrics(registry)
 
     def refuse(table_name: str, *args: Any, **kwargs: Any) -> int:
         raise StoreError(117, "Incorrect data", "INCORRECT_DATA")
@@ -288,7 +304,8 @@ async def test_quarantine_never_loops_on_its_own_refusal_but_retries_its_outage(
     quarantine = Quarantine(refuse, dead.send, metrics, timeout_s=5)
     offender = Offender("otel_logs", "tok", bus_record(SPANS, 3), -1, OverflowError("x"))
     await quarantine.put(offender)
-    assert len(dead.sent) == 1 and metrics.quarantine_failures._value.get() == 1
+    assert len(dead.sent) == 1
+    assert sample(registry, "exos_writer_quarantine_failures_total") == 1
 
     refusing = FakeTable()
     refusing.outages = 1

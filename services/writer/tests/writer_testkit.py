@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from exos_common.bus import BusRecord, TopicPartition
 from exos_common.store import StoreDataError, StoreUnavailable
 
@@ -93,3 +95,9 @@ class DeadLetters:
 
 def bus_record(topic: str, offset: int, value: bytes = b"v", partition: int = 0) -> BusRecord:
     return BusRecord(topic, partition, offset, b"k", value, [], 1_700_000_000_000)
+
+
+def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    """A metric's current value as /metrics shows it (0 when never set)."""
+    value = registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value

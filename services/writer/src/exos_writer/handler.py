@@ -79,10 +79,6 @@ class WriterHandler:
         self._committer = Committer(consumer.commit)
         self._batches: dict[TopicPartition, PartitionBatch] = {}
 
-    def state_of(self, tp: TopicPartition) -> BatchState | None:
-        batch = self._batches.get(tp)
-        return None if batch is None else batch.state
-
     async def handle(self, batch: Sequence[Decoded]) -> None:
         for decoded in batch:
             tp = decoded.record.topic_partition
