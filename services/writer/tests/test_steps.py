@@ -22,7 +22,7 @@ from exos_common.store import StoreError
 from exos_common.stream.bounds import BatchBounds
 from exos_common.stream.loop import Decoded
 from exos_common.topics import Topic
-from exos_writer.batch import BatchState, Entry, PartitionBatch
+from exos_writer.batch import BatchState, PartitionBatch
 from exos_writer.metrics import WriterMetrics
 from exos_writer.sinks import SINKS
 from exos_writer.steps.accumulate import Accumulator
@@ -49,7 +49,7 @@ def with_entries(rows_per_record: list[list[Any]], first_offset: int = 10) -> Pa
     batch = new_batch()
     for i, values in enumerate(rows_per_record):
         record = bus_record(SPANS, first_offset + i, value=f"raw{i}".encode())
-        batch.entries.append(Entry(record, [[value] for value in values]))
+        batch.add(record, [[value] for value in values])
     batch.state = BatchState.ANNOUNCED
     return batch
 
@@ -69,7 +69,7 @@ async def test_accumulate_seals_on_rows_then_backlogs_new_records() -> None:
     for offset in range(5):
         await accumulate.add(batch, decoded(offset))
     assert batch.state is BatchState.DUE
-    assert (batch.first, batch.last, batch.rows) == (0, 2, 3)
+    assert (batch.first, batch.last, len(batch.rows)) == (0, 2, 3)
     assert [d.record.offset for d in batch.backlog] == [3, 4]
 
 
@@ -106,7 +106,7 @@ async def test_accumulate_dead_letters_a_message_of_the_wrong_type_keeping_its_o
     wrong = Decoded(bus_record(SPANS, 7), LogRecord("s1", 1, "portal"))
     await accumulate.add(batch, wrong)
     assert [(r.offset, type(e).__name__) for r, e in dead.sent] == [(7, "TypeError")]
-    assert (batch.first, batch.rows) == (7, 0)
+    assert (batch.first, len(batch.rows)) == (7, 0)
 
 
 # --- announce / commit / restore -----------------------------------------------------

@@ -27,15 +27,6 @@ class BatchState(Enum):
     BACKING_OFF = "backing_off"
 
 
-@dataclass(slots=True)
-class Entry:
-    """One bus record and the rows it produced (none when it was dead-lettered): the
-    unit of bisection."""
-
-    record: BusRecord
-    rows: list[list[Any]]
-
-
 @dataclass
 class PartitionBatch:
     tp: TopicPartition
@@ -43,7 +34,12 @@ class PartitionBatch:
     incarnation: str
     log_epoch: str = ""
     state: BatchState = BatchState.OPEN
-    entries: list[Entry] = field(default_factory=list)
+    # The bus records (the unit of bisection) and, flat, the rows they produced: the
+    # rows of records[i] are rows[row_starts[i]:row_starts[i + 1]] (none when it was
+    # dead-lettered). Flat, so a clean batch is inserted without copying its rows.
+    records: list[BusRecord] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    row_starts: list[int] = field(default_factory=list)
     size: BatchSize = field(default_factory=BatchSize)
     oldest_timestamp_ms: int | None = None
     # The range a previous owner announced: the batch is re-formed exactly, under the
@@ -58,19 +54,25 @@ class PartitionBatch:
 
     @property
     def first(self) -> int | None:
-        return self.entries[0].record.offset if self.entries else None
+        return self.records[0].offset if self.records else None
 
     @property
     def last(self) -> int | None:
-        return self.entries[-1].record.offset if self.entries else None
+        return self.records[-1].offset if self.records else None
 
     @property
     def has_records(self) -> bool:
-        return bool(self.entries)
+        return bool(self.records)
 
-    @property
-    def rows(self) -> int:
-        return sum(len(entry.rows) for entry in self.entries)
+    def add(self, record: BusRecord, rows: list[list[Any]]) -> None:
+        self.records.append(record)
+        self.row_starts.append(len(self.rows))
+        self.rows.extend(rows)
+
+    def row_range(self, first_record: int, stop_record: int) -> tuple[int, int]:
+        """The rows [start, stop) of records [first_record, stop_record)."""
+        stop = len(self.rows) if stop_record >= len(self.records) else self.row_starts[stop_record]
+        return self.row_starts[first_record], stop
 
     @property
     def token_incarnation(self) -> str:
@@ -84,7 +86,7 @@ class PartitionBatch:
 
     def reset(self) -> None:
         self.state = BatchState.OPEN
-        self.entries, self.size = [], BatchSize()
+        self.records, self.rows, self.row_starts, self.size = [], [], [], BatchSize()
         self.oldest_timestamp_ms = self.pin_last = self.pin_incarnation = None
         self.retry_at, self.unknown_failures = 0.0, 0
         self.backoff.reset()

@@ -149,7 +149,7 @@ class WriterHandler:
     def _observe(self, batch: PartitionBatch, started: float) -> None:
         now = self._clock()
         table = batch.sink.table
-        self._metrics.batch_rows.labels(table).observe(batch.rows)
+        self._metrics.batch_rows.labels(table).observe(len(batch.rows))
         self._metrics.batch_bytes.labels(table).observe(batch.size.bytes)
         self._metrics.batch_age.labels(table).observe(batch.size.age(now))
         self._metrics.sink_duration.labels(table).observe(now - started)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from exos_common.bus import BusRecord
 from exos_common.stream.bounds import BatchBounds
 from exos_common.stream.loop import Decoded
-from exos_writer.batch import BatchState, Entry, PartitionBatch
+from exos_writer.batch import BatchState, PartitionBatch
 
 Reject = Callable[[BusRecord, Exception], Awaitable[None]]
 
@@ -30,7 +30,7 @@ class Accumulator:
                 rows = batch.sink.rows(decoded.message)
             except (TypeError, ValueError) as exc:  # wrong message type for the topic
                 await self._reject(record, exc)
-        batch.entries.append(Entry(record, rows))
+        batch.add(record, rows)
         if batch.oldest_timestamp_ms is None:
             batch.oldest_timestamp_ms = record.timestamp_ms
         batch.size.add(len(record.value), self._clock())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from exos_writer.batch import Entry, PartitionBatch
+from exos_writer.batch import PartitionBatch
 from exos_writer.errors import ErrorClass, classify
 from exos_writer.metrics import WriterMetrics
 from exos_writer.steps.quarantine import (
@@ -54,42 +54,51 @@ class Inserter:
 
     async def insert(self, batch: PartitionBatch) -> None:
         """Store the batch's rows, or raise RetryLater."""
-        entries = [entry for entry in batch.entries if entry.rows]
-        if entries:
-            await self._store_records(batch, entries, batch.dedup_token)
+        await self._store_records(batch, 0, len(batch.records), batch.dedup_token)
 
-    async def _store_records(self, batch: PartitionBatch, entries: list[Entry], token: str) -> None:
-        rows = [row for entry in entries for row in entry.rows]
+    async def _store_records(
+        self, batch: PartitionBatch, first: int, stop: int, token: str
+    ) -> None:
+        """Records [first, stop) of the batch, under `token`."""
+        row_start, row_stop = batch.row_range(first, stop)
+        if row_start == row_stop:
+            return  # dead-lettered records only
+        whole = row_start == 0 and row_stop == len(batch.rows)
+        rows = batch.rows if whole else batch.rows[row_start:row_stop]
         failure = await self._attempt(batch, rows, token)
         if failure is None:
             return
-        if len(entries) == 1:
-            entry = entries[0]
-            if len(entry.rows) == 1:
-                await self._quarantine_row(batch, entry, WHOLE_RECORD, failure)
+        if stop - first == 1:
+            if row_stop - row_start == 1:
+                await self._quarantine_row(batch, first, WHOLE_RECORD, failure)
             else:
-                await self._store_rows(batch, entry, 0, len(entry.rows), failure)
+                await self._store_rows(batch, first, 0, row_stop - row_start, failure)
             return
-        middle = len(entries) // 2
-        for half in (entries[:middle], entries[middle:]):
-            first, last = half[0].record.offset, half[-1].record.offset
+        middle = (first + stop) // 2
+        for lo, hi in ((first, middle), (middle, stop)):
+            half = records_token(
+                batch.dedup_token, batch.records[lo].offset, batch.records[hi - 1].offset
+            )
             self._metrics.bisection_inserts.labels(batch.sink.table).inc()
-            await self._store_records(batch, half, records_token(batch.dedup_token, first, last))
+            await self._store_records(batch, lo, hi, half)
 
     async def _store_rows(
-        self, batch: PartitionBatch, entry: Entry, start: int, stop: int, failure: BaseException
+        self, batch: PartitionBatch, index: int, start: int, stop: int, failure: BaseException
     ) -> None:
-        """Rows [start, stop) of one record, which failed together with `failure`."""
+        """Rows [start, stop) of the record at `index` (numbered within the record),
+        which failed together with `failure`."""
         if stop - start == 1:
-            await self._quarantine_row(batch, entry, start, failure)
+            await self._quarantine_row(batch, index, start, failure)
             return
+        base = batch.row_starts[index]
+        offset = batch.records[index].offset
         middle = (start + stop) // 2
         for lo, hi in ((start, middle), (middle, stop)):
-            token = rows_token(batch.dedup_token, entry.record.offset, lo, hi - 1)
+            token = rows_token(batch.dedup_token, offset, lo, hi - 1)
             self._metrics.bisection_inserts.labels(batch.sink.table).inc()
-            half_failure = await self._attempt(batch, entry.rows[lo:hi], token)
+            half_failure = await self._attempt(batch, batch.rows[base + lo : base + hi], token)
             if half_failure is not None:
-                await self._store_rows(batch, entry, lo, hi, half_failure)
+                await self._store_rows(batch, index, lo, hi, half_failure)
 
     async def _attempt(
         self, batch: PartitionBatch, rows: list[list[Any]], token: str
@@ -119,7 +128,8 @@ class Inserter:
                 raise RetryLater(str(exc)) from exc
 
     async def _quarantine_row(
-        self, batch: PartitionBatch, entry: Entry, row_index: int, failure: BaseException
+        self, batch: PartitionBatch, index: int, row_index: int, failure: BaseException
     ) -> None:
-        offender = Offender(batch.sink.table, batch.dedup_token, entry.record, row_index, failure)
+        record = batch.records[index]
+        offender = Offender(batch.sink.table, batch.dedup_token, record, row_index, failure)
         await self._quarantine.put(offender)
