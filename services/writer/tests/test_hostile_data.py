@@ -19,7 +19,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from writer_testkit import sample
 
-from exos_common.bus import OutgoingRecord
+from exos_common.bus import BusRecord, OutgoingRecord, TopicPartition
 from exos_common.bus.memory import InProcessBus
 from exos_common.codec import encode
 from exos_common.messages import LogRecord, SpanRecord
@@ -30,10 +30,14 @@ from exos_common.stream.loop import ConsumerLoop, LoopConfig
 from exos_common.stream.metrics import ConsumerMetrics
 from exos_common.topics import Topic, pipeline_topic_specs
 from exos_writer.app import create_app
+from exos_writer.batch import BatchState, PartitionBatch
 from exos_writer.handler import WriterHandler
 from exos_writer.metrics import WriterMetrics
+from exos_writer.rows import trace_row
 from exos_writer.settings import WriterSettings
 from exos_writer.sinks import SINKS
+from exos_writer.steps.insert import Inserter
+from exos_writer.steps.quarantine import Quarantine
 
 GROUP = "exos-writer"
 NOW_NS = time.time_ns() // 1_000_000_000 * 1_000_000_000
@@ -290,3 +294,36 @@ async def test_stall_watchdog_turns_readiness_red_naming_the_partition_then_gree
             await asyncio.sleep(0.05)
         assert await stalled_gauge() == "exos_writer_stalled_partitions 0.0"
     assert stored(store, "otel_traces", "SpanId") == (3, 3)
+
+
+async def test_a_record_of_several_rows_loses_only_its_refused_row(store: Store) -> None:
+    """The next redesign puts one session's spans in one record: the insert step splits
+    such a record by rows and quarantines only the refused one."""
+    registry = CollectorRegistry()
+    metrics = WriterMetrics(registry)
+    letters: list[tuple[BusRecord, Exception]] = []
+
+    async def dead_letter(record: BusRecord, error: Exception) -> None:
+        letters.append((record, error))
+
+    batch = PartitionBatch(TopicPartition(SPANS, 0), SINKS[SPANS], "inc1")
+    for offset, spans in enumerate(
+        [[span(0)], [span(1), span(2, timestamp_ns=2**63), span(3)], [span(4)]]
+    ):
+        record = BusRecord(SPANS, 0, offset, b"s", f"record {offset}".encode(), [], 0)
+        batch.add(record, [trace_row(s) for s in spans])
+    batch.state = BatchState.ANNOUNCED
+    quarantine = Quarantine(store.insert, dead_letter, metrics, timeout_s=30)
+    await Inserter(store.insert, quarantine, metrics, timeout_s=30).insert(batch)
+
+    ids = store.query_rows("SELECT SpanId FROM otel_traces ORDER BY SpanId")
+    assert [r[0] for r in ids] == [f"{i:016x}" for i in (0, 1, 3, 4)]
+    assert quarantine_rows(store) == [
+        ("otel_traces", SPANS, 0, 1, 1, "data", "CANNOT_ENCODE", "record 1"),
+    ]
+    assert [(r.offset, str(e).split(":")[0]) for r, e in letters] == [
+        (1, "otel_traces refused row 1")
+    ]
+    # Records [0-2] refused -> [0] ok, [1-2] refused -> [1] refused, then its rows:
+    # [0] ok, [1-2] refused -> [1] refused alone, [2] ok; then record [2] ok: 8 inserts.
+    assert sample(registry, "exos_writer_bisection_inserts_total", table="otel_traces") == 8
