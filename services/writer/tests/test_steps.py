@@ -279,18 +279,28 @@ async def test_unknown_errors_are_retried_then_taken_for_data() -> None:
     odd, dead = Odd(), DeadLetters()
     registry = CollectorRegistry()
     metrics = WriterMetrics(registry)
+    answers = False
     quarantine = Quarantine(odd.insert, dead.send, metrics, timeout_s=5)
-    inserter = Inserter(odd.insert, quarantine, metrics, timeout_s=5, unknown_error_retries=2)
+    inserter = Inserter(
+        odd.insert,
+        quarantine,
+        metrics,
+        timeout_s=5,
+        unknown_error_retries=2,
+        store_answers=lambda: answers,
+    )
     batch = with_entries([[1]])
-    for _ in range(2):
+    for _ in range(3):  # the third is past the retries, but ClickHouse does not answer
         with pytest.raises(RetryLater):
             await inserter.insert(batch)
-    await inserter.insert(batch)  # the third failure: data, quarantined, no stall
+    assert dead.sent == []
+    answers = True
+    await inserter.insert(batch)  # past the retries and ClickHouse answers: data
     assert [(r.offset, str(e)[:33]) for r, e in dead.sent] == [
         (10, "otel_traces refused STD_EXCEPTION")
     ]
     errors = "exos_writer_insert_errors_total"
-    assert sample(registry, errors, table="otel_traces", error_class="unknown") == 3
+    assert sample(registry, errors, table="otel_traces", error_class="unknown") == 4
 
 
 async def test_quarantine_never_loops_on_its_own_refusal_but_retries_its_outage() -> None:

@@ -75,6 +75,7 @@ class WriterHandler:
             self.writer_metrics,
             timeout_s=insert_timeout_s,
             unknown_error_retries=unknown_error_retries,
+            store_answers=store.ping,
         )
         self._committer = Committer(consumer.commit)
         self._batches: dict[TopicPartition, PartitionBatch] = {}

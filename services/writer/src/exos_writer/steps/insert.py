@@ -15,6 +15,7 @@ stored (same tokens): each row lands once.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from exos_writer.batch import PartitionBatch
@@ -30,9 +31,9 @@ from exos_writer.steps.quarantine import (
 from exos_writer.tokens import records_token, rows_token
 
 # An error we cannot place is retried like an outage this many times per batch, then
-# taken for bad data: retrying it forever would stall the partition for good, and
-# bisection at worst quarantines records that were fine (they stay in the quarantine
-# table and on the dead-letter topic, to be replayed).
+# taken for bad data if ClickHouse answers a ping: retrying it forever would stall the
+# partition for good, and bisection at worst quarantines records that were fine (they
+# stay in the quarantine table and on the dead-letter topic, to be replayed).
 UNKNOWN_ERROR_RETRIES = 5
 
 
@@ -45,8 +46,10 @@ class Inserter:
         *,
         timeout_s: float,
         unknown_error_retries: int = UNKNOWN_ERROR_RETRIES,
+        store_answers: Callable[[], bool] = lambda: True,
     ) -> None:
         self._insert = insert
+        self._store_answers = store_answers
         self._quarantine = quarantine
         self._metrics = metrics
         self._timeout_s = timeout_s
@@ -113,11 +116,11 @@ class Inserter:
                 self._timeout_s,
             )
         except Exception as exc:
-            self._judge(batch, exc)
+            await self._judge(batch, exc)
             return exc
         return None
 
-    def _judge(self, batch: PartitionBatch, exc: Exception) -> None:
+    async def _judge(self, batch: PartitionBatch, exc: Exception) -> None:
         error_class = classify(exc)
         self._metrics.insert_errors.labels(batch.sink.table, str(error_class)).inc()
         if error_class is ErrorClass.TRANSIENT:
@@ -126,6 +129,10 @@ class Inserter:
             batch.unknown_failures += 1
             if batch.unknown_failures <= self._unknown_error_retries:
                 raise RetryLater(str(exc)) from exc
+            # An outage with an unfamiliar face must not quarantine a whole batch: only
+            # a ClickHouse that answers is taken to refuse the data.
+            if not await asyncio.to_thread(self._store_answers):
+                raise RetryLater(f"ClickHouse does not answer: {exc}") from exc
 
     async def _quarantine_row(
         self, batch: PartitionBatch, index: int, row_index: int, failure: BaseException
