@@ -36,6 +36,8 @@ T, D, U = ErrorClass.TRANSIENT, ErrorClass.DATA, ErrorClass.UNKNOWN
         (StoreError(242, "Table is in readonly mode", "TABLE_IS_READ_ONLY"), T),
         (StoreError(60, "Table t.otel_logs does not exist", "UNKNOWN_TABLE"), T),
         (StoreError(0, "HTTPDriver for http://ch:8123 received response code 503"), T),
+        (StoreError(0, "HTTP driver received HTTP status 502, server response: Bad Gateway"), T),
+        (StoreError(0, "HTTP driver received HTTP status 404, server response: no"), U),
         (StoreError(321, "Value 300 out of range", "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE"), D),
         (StoreError(6, "Cannot parse text", "CANNOT_PARSE_TEXT"), D),
         (StoreError(9999, "new parse code", "CANNOT_PARSE_IPV6"), D),
@@ -68,6 +70,12 @@ def test_an_http_error_text_keeps_its_clickhouse_code_and_class() -> None:
     assert (error.code, error.name) == (321, "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE")
     assert classify(error) is D
     assert error_name(error) == "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE"
+    # A 500 that carries a ClickHouse code is classified by the code, not the status.
+    served = parse_error(
+        "Received ClickHouse exception, code: 6, server response: Code: 6. DB::Exception: "
+        "Cannot parse string 'soon' as DateTime64(9). (CANNOT_PARSE_TEXT) (version 25.8.1.1)"
+    )
+    assert (served.code, served.name, classify(served)) == (6, "CANNOT_PARSE_TEXT", D)
     assert error_name(StoreDataError(0, "x")) == "CANNOT_ENCODE"
     assert error_name(StoreError(77, "x")) == "CODE_77"
     assert error_name(OverflowError()) == "OverflowError"
