@@ -1,9 +1,8 @@
-"""Messages -> table rows, and the batch intent format."""
+"""Messages -> table rows."""
 
 from __future__ import annotations
 
 from exos_common.messages import ReplayChunk, SpanEvent, SpanLink, SpanRecord
-from exos_writer.batcher import intent, parse_intent
 from exos_writer.rows import REPLAY_COLUMNS, TRACE_COLUMNS, replay_row, trace_row
 
 
@@ -46,10 +45,3 @@ def test_replay_row_keeps_nanoseconds_and_chunk_numbers() -> None:
     assert row["Timestamp"] == 1_764_331_200_000_000_001
     assert row["LogAttributes"]["rr-web.chunk"] == "1"
     assert row["Body"] == '{"type":2'
-
-
-def test_intent_round_trips_and_rejects_foreign_metadata() -> None:
-    assert parse_intent(intent(100, 149)) == (100, 149)
-    assert parse_intent("") is None
-    assert parse_intent("something-else") is None
-    assert parse_intent("exos-batch:x-y") is None

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
+from writer_testkit import sample
 
 from exos_common.bus import OutgoingRecord, TopicPartition
 from exos_common.bus.memory import InProcessBus
@@ -20,8 +21,9 @@ from exos_common.stream.deadletter import DeadLetterSink
 from exos_common.stream.loop import ConsumerLoop, LoopConfig
 from exos_common.stream.metrics import ConsumerMetrics
 from exos_common.topics import Topic, pipeline_topic_specs
-from exos_writer.batcher import WriterHandler, intent
+from exos_writer.handler import WriterHandler
 from exos_writer.sinks import SINKS
+from exos_writer.tokens import parse_mark
 
 GROUP = "exos-writer"
 # Recent times: rows older than the tables' 30-day TTL are dropped on insert.
@@ -46,6 +48,10 @@ def as_outgoing(record: SpanRecord | ReplayChunk, topic: str = SPANS) -> Outgoin
     return OutgoingRecord(topic, value, record.session_id.encode(), headers)
 
 
+class WriterKilled(BaseException):
+    """The process dying: not an error any step handles."""
+
+
 class FlakyStore:
     """The real store, failing the first `failures` inserts as an outage would, and
     optionally raising `crash` right AFTER a successful insert (a writer killed between
@@ -64,7 +70,7 @@ class FlakyStore:
         written = self._store.insert(*args, **kwargs)
         self.inserts += 1
         if self.crash_after is not None and self.inserts >= self.crash_after:
-            raise RuntimeError("writer killed after insert")
+            raise WriterKilled("writer killed after insert")
         return written
 
     def __getattr__(self, name: str) -> Any:
@@ -80,9 +86,10 @@ async def bus() -> AsyncIterator[InProcessBus]:
 
 
 def make_loop(
-    bus: InProcessBus, store: Any, bounds: BatchBounds, registry: CollectorRegistry | None = None
-) -> tuple[ConsumerLoop, ConsumerMetrics]:
-    metrics = ConsumerMetrics(registry or CollectorRegistry())
+    bus: InProcessBus, store: Any, bounds: BatchBounds
+) -> tuple[ConsumerLoop, CollectorRegistry]:
+    registry = CollectorRegistry()
+    metrics = ConsumerMetrics(registry)
 
     def factory(consumer: Any) -> WriterHandler:
         return WriterHandler(
@@ -98,7 +105,16 @@ def make_loop(
     loop = ConsumerLoop(
         bus, LoopConfig(tuple(SINKS), GROUP, fetch_timeout_s=0.05), factory, metrics
     )
-    return loop, metrics
+    return loop, registry
+
+
+async def group_commit(bus: InProcessBus, tp: TopicPartition) -> tuple[int | None, str]:
+    """The group's committed offset and metadata, as its next member reads them."""
+    consumer = await bus.consumer([tp.topic], GROUP)
+    try:
+        return await consumer.committed(tp), await consumer.committed_metadata(tp)
+    finally:
+        await consumer.close()
 
 
 async def wait_for(condition: Any, timeout_s: float = 10.0) -> None:
@@ -115,16 +131,15 @@ def count(store: Store, table: str = "otel_traces") -> int:
 
 async def test_batches_by_rows_and_age_then_commits(bus: InProcessBus, store: Store) -> None:
     await bus.publish_many([as_outgoing(span(i)) for i in range(25)])
-    loop, metrics = make_loop(bus, store, BatchBounds(max_rows=10, max_bytes=10**9, max_age_s=0.3))
+    loop, registry = make_loop(bus, store, BatchBounds(max_rows=10, max_bytes=10**9, max_age_s=0.3))
     await loop.start()
     await wait_for(lambda: count(store) == 25)
-    consumer = loop._consumer
-    assert consumer is not None
-    await wait_for(lambda: bus._groups[GROUP].committed.get(TopicPartition(SPANS, 0)) == 25)
+    assert await loop.wait_caught_up(10)
     await loop.stop()
+    assert (await group_commit(bus, TopicPartition(SPANS, 0)))[0] == 25
     # 10 + 10 by rows, then the last 5 by age.
-    assert metrics.batch_rows.labels("otel_traces")._sum.get() == 25
-    assert metrics.commits.labels(SPANS)._value.get() == 3
+    assert sample(registry, "exos_batch_rows_sum", sink="otel_traces") == 25
+    assert sample(registry, "exos_consumer_commits_total", topic=SPANS) == 3
     names = store.query_rows("SELECT DISTINCT SpanName, ServiceName FROM otel_traces")
     assert names == [("click", "portal")]
 
@@ -153,21 +168,22 @@ async def test_poison_and_wrong_type_records_are_dead_lettered_rest_lands(
     chunk = ReplayChunk(session_id="s1", timestamp_ns=NOW_NS, service_name="portal", body="{}")
     wrong_topic = as_outgoing(chunk, topic=SPANS)  # a replay chunk on the spans topic
     await bus.publish_many([good[0], poison, good[1], wrong_topic, good[2]])
-    loop, metrics = make_loop(bus, store, BatchBounds(100, 10**9, 0.1))
+    loop, registry = make_loop(bus, store, BatchBounds(100, 10**9, 0.1))
     await loop.start()
     await wait_for(lambda: count(store) == 3)
-    await wait_for(lambda: bus._groups[GROUP].committed.get(TopicPartition(SPANS, 0)) == 5)
+    assert await loop.wait_caught_up(10)
     await loop.stop()
+    assert (await group_commit(bus, TopicPartition(SPANS, 0)))[0] == 5
 
-    dead = bus._topics[str(Topic.DEAD_LETTER)].partitions
-    letters = [r for partition in dead for r in partition.records]
+    letters = [r async for batch in bus.read_partition(str(Topic.DEAD_LETTER), 0) for r in batch]
     assert [r.value for r in letters] == [b"{not json", wrong_topic.value]
     headers = dict(letters[0].headers)
     assert headers["exos-dlq-source-topic"] == SPANS.encode()
     assert headers["exos-dlq-offset"] == b"1"
     assert headers["exos-dlq-error-type"] == b"PoisonRecord"
     assert dict(letters[1].headers)["exos-dlq-error-type"] == b"TypeError"
-    assert metrics.dead_letters.labels(SPANS, "PoisonRecord")._value.get() == 1
+    dead = {"topic": SPANS, "error_type": "PoisonRecord"}
+    assert sample(registry, "exos_consumer_dead_letters_total", **dead) == 1
 
 
 async def test_clickhouse_outage_pauses_retries_and_loses_nothing(
@@ -175,17 +191,18 @@ async def test_clickhouse_outage_pauses_retries_and_loses_nothing(
 ) -> None:
     flaky = FlakyStore(store, failures=3)
     await bus.publish_many([as_outgoing(span(i)) for i in range(8)])
-    loop, metrics = make_loop(bus, flaky, BatchBounds(100, 10**9, 0.05))
+    loop, registry = make_loop(bus, flaky, BatchBounds(100, 10**9, 0.05))
     await loop.start()
     await wait_for(lambda: count(store) == 8)
     await bus.publish_many([as_outgoing(span(i)) for i in range(8, 12)])
     await wait_for(lambda: count(store) == 12)
     await loop.stop()
     assert flaky.failures == 0
-    assert metrics.sink_errors.labels("otel_traces", "1")._value.get() == 1
-    assert metrics.sink_errors.labels("otel_traces", "3")._value.get() == 1
-    assert metrics.paused_partitions._value.get() == 0
-    assert metrics.paused_seconds._value.get() > 0
+    errors = "exos_sink_errors_total"
+    assert sample(registry, errors, sink="otel_traces", attempt="1") == 1
+    assert sample(registry, errors, sink="otel_traces", attempt="3") == 1
+    assert sample(registry, "exos_consumer_paused_partitions") == 0
+    assert sample(registry, "exos_consumer_paused_seconds_total") > 0
 
 
 async def test_writer_killed_between_insert_and_commit_stores_each_row_once(
@@ -200,15 +217,17 @@ async def test_writer_killed_between_insert_and_commit_stores_each_row_once(
     await first.stop()
     # The batch was inserted, its commit never happened; the intent names its range.
     assert count(store) == 6
-    assert bus._groups[GROUP].committed[tp] == 0
-    assert bus._groups[GROUP].metadata[tp] == intent(0, 5)
+    offset, metadata = await group_commit(bus, tp)
+    assert offset == 0
+    assert parse_mark(metadata).first == 0 and parse_mark(metadata).last == 5
 
     # More records arrived meanwhile; the next writer re-forms [0, 5] exactly.
     await bus.publish_many([as_outgoing(span(i)) for i in range(6, 9)])
     second, _ = make_loop(bus, store, BatchBounds(100, 10**9, 0.05))
     await second.start()
-    await wait_for(lambda: bus._groups[GROUP].committed.get(tp) == 9)
+    assert await second.wait_caught_up(10)
     await second.stop()
+    assert (await group_commit(bus, tp))[0] == 9
     assert count(store) == 9
     ids = store.query_rows("SELECT count(DISTINCT SpanId) FROM otel_traces")
     assert ids == [(9,)]

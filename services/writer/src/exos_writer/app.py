@@ -4,6 +4,7 @@ same code runs alone (`exos serve writer`), in the all-in-one process, and in te
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,15 +13,17 @@ from prometheus_client import CollectorRegistry
 
 from exos_common.bus import Bus, Consumer, create_bus
 from exos_common.service.errors import install_error_handlers
-from exos_common.service.health import health_router
+from exos_common.service.health import ReadinessCheck, health_router
 from exos_common.store import Store, open_store
 from exos_common.stream.bounds import BatchBounds
 from exos_common.stream.deadletter import DeadLetterSink
 from exos_common.stream.loop import ConsumerLoop, LoopConfig, consuming
 from exos_common.stream.metrics import ConsumerMetrics
-from exos_writer.batcher import WriterHandler
+from exos_writer.handler import WriterHandler
+from exos_writer.metrics import WriterMetrics
 from exos_writer.settings import WriterSettings
 from exos_writer.sinks import SINKS
+from exos_writer.watchdog import ProgressWatchdog
 
 # A batch keeps some 15 container objects per record alive (the row's dicts and lists)
 # until it is inserted; with CPython's default thresholds (700, 10, 10) the collector
@@ -41,6 +44,11 @@ def create_app(
     settings = settings or WriterSettings()
     registry = CollectorRegistry()
     metrics = ConsumerMetrics(registry)
+    writer_metrics = WriterMetrics(registry)
+    # One watchdog for the process: it outlives the handler of each group membership,
+    # and readiness reads it even while the loop is stuck inside an insert.
+    watchdog = ProgressWatchdog(settings.writer_stall_s, time.monotonic)
+    writer_metrics.stalled_partitions.set_function(lambda: len(watchdog.stalled()))
     owns_bus, owns_store = bus is None, store is None
     the_bus = bus or create_bus("kafka", settings)
     state: dict[str, object] = {}
@@ -56,6 +64,8 @@ def create_app(
             ),
             metrics,
             DeadLetterSink(the_bus, settings.writer_group, metrics).send,
+            writer_metrics=writer_metrics,
+            watchdog=watchdog,
             insert_timeout_s=settings.writer_insert_timeout_s,
             backoff_max_s=settings.writer_backoff_max_s,
             log_epoch=the_bus.log_epoch,
@@ -94,11 +104,22 @@ def create_app(
 
     app = FastAPI(title="EXOS writer", lifespan=lifespan)
     install_error_handlers(app)
-    app.include_router(
-        health_router(
-            registry,
-            {"kafka": the_bus.ping, "clickhouse": store_answers, "consumer": loop_running},
-        )
-    )
+
+    async def failing() -> bool:
+        return False
+
+    def readiness_checks() -> dict[str, ReadinessCheck]:
+        checks: dict[str, ReadinessCheck] = {
+            "kafka": the_bus.ping,
+            "clickhouse": store_answers,
+            "consumer": loop_running,
+        }
+        # Each stalled partition is a failing check of its own, so /readyz names it.
+        for tp in watchdog.stalled():
+            checks[f"progress {tp.topic}[{tp.partition}]"] = failing
+        return checks
+
+    app.include_router(health_router(registry, readiness_checks))
     app.state.loop = loop
+    app.state.watchdog = watchdog
     return app

@@ -24,6 +24,11 @@ class WriterSettings(KafkaSettings, StoreSettings, RuntimeSettings):
     writer_backoff_max_s: float = Field(
         30.0, gt=0, description="Longest pause between insert retries while ClickHouse is down."
     )
+    writer_stall_s: float = Field(
+        120.0,
+        gt=0,
+        description="A partition holding records with no commit for this long turns /readyz red.",
+    )
     writer_fetch_max_records: int = Field(
         5_000, ge=1, description="Records fetched from Kafka per poll."
     )

@@ -150,6 +150,7 @@ DEDUPLICATED = (
     "span_hourly",
     "replay_sessions",
     "replay_chunk_index",
+    "exos_quarantine",
 )
 
 

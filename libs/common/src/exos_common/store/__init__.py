@@ -7,6 +7,7 @@ from clickhouse_connect.driver.binding import quote_identifier
 from exos_common.settings import ClickHouseSettings
 from exos_common.store.client import (
     Store,
+    StoreDataError,
     StoreError,
     StoreUnavailable,
     Target,
@@ -16,6 +17,7 @@ from exos_common.store.client import (
 
 __all__ = [
     "Store",
+    "StoreDataError",
     "StoreError",
     "StoreUnavailable",
     "Target",

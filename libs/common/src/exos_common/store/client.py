@@ -23,7 +23,12 @@ from typing import Any
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
+from clickhouse_connect.driver.exceptions import (
+    ClickHouseError,
+    DatabaseError,
+    DataError,
+    OperationalError,
+)
 
 from exos_common.settings import ClickHouseSettings
 from exos_common.store.handles import HandlePool, PoolClosed
@@ -51,6 +56,11 @@ class StoreUnavailable(StoreError):
     """ClickHouse could not be reached: retry later, the data is not the problem."""
 
 
+class StoreDataError(StoreError):
+    """The client could not encode the rows for their columns (a value outside its
+    column type, e.g. 300 for a UInt8): nothing was sent, and a retry cannot fix it."""
+
+
 def parse_error(text: str, fallback_code: int = 0) -> StoreError:
     match = _ERROR.search(text)
     if match is None:
@@ -67,6 +77,9 @@ def clickhouse_errors() -> Iterator[None]:
         raise StoreUnavailable(0, str(exc)) from exc
     except OperationalError as exc:
         raise StoreUnavailable(0, str(exc)) from exc
+    except DataError as exc:
+        # clickhouse-connect raises it while encoding rows, before anything is sent.
+        raise StoreDataError(0, str(exc)) from exc
     except DatabaseError as exc:
         raise parse_error(str(exc), getattr(exc, "code", 0) or 0) from exc
     except ClickHouseError as exc:
