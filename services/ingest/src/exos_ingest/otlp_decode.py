@@ -198,6 +198,11 @@ def _items(node: Any, *names: str) -> Iterable[dict[str, Any]]:
     return ()
 
 
+# What a non-hex id becomes: one byte, a length no id has, so the record it belongs to
+# is rejected on its own (partial_success) instead of failing the whole request.
+_UNREADABLE_ID = base64.b64encode(b"\xff").decode("ascii")
+
+
 def _hex_to_base64(node: dict[str, Any], *names: str) -> None:
     for name in names:
         value = node.get(name)
@@ -205,10 +210,9 @@ def _hex_to_base64(node: dict[str, Any], *names: str) -> None:
             continue
         try:
             raw = binascii.unhexlify(value)
-        except (binascii.Error, ValueError) as exc:
-            raise IngestError(
-                400, "bad_json", f"{name} {value[:64]!r} is not hex (OTLP/JSON ids are hex)"
-            ) from exc
+        except (binascii.Error, ValueError):
+            node[name] = _UNREADABLE_ID
+            continue
         node[name] = base64.b64encode(raw).decode("ascii")
 
 
