@@ -24,26 +24,41 @@ class Bounder:
     def attributes(self, pairs: Sequence[KeyValue]) -> dict[str, str]:
         """The first `max_attributes` distinct keys (a repeated key keeps its last value,
         as pdata does); over-long keys dropped, over-long values truncated."""
+        # The hottest loop of ingest (every attribute of every record): strings and ints,
+        # nearly all values, are rendered inline.
         limits = self.limits
+        max_attributes = limits.max_attributes
+        max_key = limits.max_attribute_key_chars
+        max_value = limits.max_attribute_value_chars
         out: dict[str, str] = {}
         for pair in pairs:
             key = pair.key
-            if len(key) > limits.max_attribute_key_chars:
+            if len(key) > max_key:
                 self.corrections["attribute_key_too_long"] += 1
                 continue
-            if key not in out and len(out) >= limits.max_attributes:
+            if len(out) >= max_attributes and key not in out:
                 self.corrections["attributes_over_limit"] += 1
                 continue
-            out[key] = self.value(pair.value)
+            value = pair.value
+            kind = value.WhichOneof("value")
+            if kind == "string_value":
+                text = value.string_value
+            elif kind == "int_value":
+                text = str(value.int_value)
+            else:
+                text = self._render(value)
+            if len(text) > max_value:
+                self.corrections["value_truncated"] += 1
+                text = text[:max_value]
+            out[key] = text
         return out
 
-    def value(self, value: AnyValue) -> str:
+    def _render(self, value: AnyValue) -> str:
         try:
-            text = as_string(value, self.limits.max_anyvalue_depth)
+            return as_string(value, self.limits.max_anyvalue_depth)
         except TooDeep:
             self.corrections["anyvalue_too_deep"] += 1
             return ""
-        return self.text(text)
 
     def text(self, text: str, limit: int | None = None) -> str:
         limit = self.limits.max_attribute_value_chars if limit is None else limit
@@ -55,8 +70,4 @@ class Bounder:
     def body(self, value: AnyValue) -> str:
         """A log body is not cut (a replay chunk is up to ~1 MB; the bus message limit
         bounds it), but its nesting is."""
-        try:
-            return as_string(value, self.limits.max_anyvalue_depth)
-        except TooDeep:
-            self.corrections["anyvalue_too_deep"] += 1
-            return ""
+        return self._render(value)

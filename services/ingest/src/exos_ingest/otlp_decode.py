@@ -26,6 +26,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from exos_ingest.errors import IngestError
+from exos_ingest.wire_split import parse_in_pieces
 
 
 class Encoding(StrEnum):
@@ -157,7 +158,7 @@ def parse(signal: Signal, encoding: Encoding, payload: bytes) -> Any:
     message = signal.request()
     if encoding is Encoding.PROTOBUF:
         try:
-            message.ParseFromString(payload)
+            parse_in_pieces(message, payload)
         except DecodeError as exc:
             raise IngestError(
                 400, "bad_protobuf", f"body is not a valid protobuf {_name(signal)}: {exc}"
