@@ -128,9 +128,11 @@ def main() -> None:
         f"request: {args.spans} spans x {args.attributes} attributes, {len(body)} bytes gzip; "
         f"{args.senders} senders for {args.seconds:.0f} s"
     )
+    p50, p99 = result.health_quantile(0.5) * 1000, result.health_quantile(0.99) * 1000
+    slowest = max(result.health_s) * 1000
     print(
-        f"/healthz: {len(result.health_s)} answers, p50 {result.health_quantile(0.5) * 1000:.1f} ms, "
-        f"p99 {result.health_quantile(0.99) * 1000:.1f} ms, max {max(result.health_s) * 1000:.1f} ms"
+        f"/healthz: {len(result.health_s)} answers, p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"max {slowest:.1f} ms"
     )
     print(
         f"exports: {dict(result.statuses)}, latency p50 {exports[len(exports) // 2]:.2f} s, "
