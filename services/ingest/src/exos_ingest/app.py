@@ -86,4 +86,5 @@ def create_app(
     app.state.settings = settings
     app.state.bus = the_bus
     app.state.metrics = metrics
+    app.state.slots = receiver.slots
     return app
