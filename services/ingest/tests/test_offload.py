@@ -8,9 +8,9 @@ import threading
 
 import httpx
 import pytest
-from conftest import AppClient
 from ingest_testkit import API_KEY
 
+from conftest import AppClient
 from exos_ingest.errors import IngestError
 from exos_ingest.offload import DecodeSlots
 
