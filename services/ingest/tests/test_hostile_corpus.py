@@ -277,6 +277,16 @@ async def test_records_over_the_request_limit_are_partial_success(
     assert [r.severity_text for r in kept] == ["0", "1", "2", "3", "4"]
 
 
+async def test_a_json_body_over_its_own_limit_is_413(make_client: AppClient) -> None:
+    client = await make_client(ingest_max_json_bytes=2048)
+    small = logs(log(body={"stringValue": "x" * 1000}))
+    large = logs(log(body={"stringValue": "x" * 3000}))
+    assert (await client.post("/v1/logs", content=small, headers=JSON)).status_code == 200
+    response = await client.post("/v1/logs", content=large, headers=JSON)
+    assert response.status_code == 413
+    assert "EXOS_INGEST_MAX_JSON_BYTES" in response.json()["message"]
+
+
 async def test_a_replay_chunk_over_the_bus_limit_is_rejected_alone(
     make_client: AppClient, memory_bus: Bus
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from exos_common.bus import OutgoingRecord
 from exos_common.messages import ClientContext
 from exos_ingest.clock import correct_clocks
+from exos_ingest.errors import IngestError
 from exos_ingest.flatten import Flattened, count_data_points, flatten_logs, flatten_traces
 from exos_ingest.limits import Limits
 from exos_ingest.otlp_decode import METRICS, TRACES, Encoding, Signal, decompress, parse
@@ -29,6 +30,7 @@ class RequestBody:
 @dataclass(frozen=True, slots=True)
 class PipelineLimits:
     max_decompressed_bytes: int
+    max_json_bytes: int
     max_message_bytes: int
     records: Limits
 
@@ -43,6 +45,14 @@ class Prepared:
 def prepare(request: RequestBody, limits: PipelineLimits) -> Prepared:
     """Raises `IngestError` for a request refused as a whole."""
     payload = decompress(request.body, request.content_encoding, limits.max_decompressed_bytes)
+    if request.encoding is Encoding.JSON and len(payload) > limits.max_json_bytes:
+        raise IngestError(
+            413,
+            "json_too_large",
+            f"decompressed OTLP/JSON body of {len(payload)} bytes exceeds "
+            f"{limits.max_json_bytes} bytes (EXOS_INGEST_MAX_JSON_BYTES); send protobuf or "
+            "smaller batches",
+        )
     message: Any = parse(request.signal, request.encoding, payload)
     del payload  # the decoded message holds everything; free the bytes early
     if request.signal is METRICS:

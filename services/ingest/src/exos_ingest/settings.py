@@ -33,6 +33,12 @@ class IngestSettings(KafkaSettings, RetentionSettings, RuntimeSettings):
         ge=1024,
         description="Largest body after gzip/deflate decompression (gzip-bomb guard); 413 above.",
     )
+    ingest_max_json_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Largest decompressed OTLP/JSON body; 413 above. JSON costs far more CPU "
+        "per byte than protobuf (the HyperDX SDK's JSON exports are a few KB).",
+    )
     ingest_trusted_proxies: str | None = Field(
         None,
         description="Comma-separated CIDRs of reverse proxies whose `X-Forwarded-For` is "

@@ -83,6 +83,7 @@ class OtlpReceiver:
         self._proxies = settings.trusted_proxies
         self._limits = PipelineLimits(
             max_decompressed_bytes=settings.ingest_max_decompressed_bytes,
+            max_json_bytes=settings.ingest_max_json_bytes,
             max_message_bytes=settings.kafka_max_message_bytes,
             records=Limits.from_settings(settings),
         )
