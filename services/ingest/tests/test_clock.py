@@ -11,7 +11,7 @@ from exos_ingest.limits import Limits
 S = 1_000_000_000
 DAY = 86_400 * S
 HOUR = 3600 * S
-NOW = 1_764_307_210 * S  # 2025-11-28 05:20:10 UTC
+NOW = 1_764_307_210 * S  # 05:20:10 UTC on its day (clock tests need no real date)
 LIMITS = Limits()  # tolerance 300 s, retention 30 days everywhere
 
 
@@ -82,7 +82,7 @@ def test_one_absurd_timestamp_does_not_drag_its_session() -> None:
 
 def test_retention_cutoffs_follow_each_tables_ttl() -> None:
     cutoffs = retention_cutoffs(NOW, LIMITS)
-    # NOW + 1 h margin is 2025-11-28 06:20:10; its day starts at 1_764_288_000 s.
+    # NOW + 1 h margin is 06:20:10 UTC; that day starts at 1_764_288_000 s.
     # otel_traces ages by day: the oldest day kept is 29 days before.
     assert cutoffs[SpanRecord] == (1_764_288_000 - 29 * 86_400) * S
     # otel_logs / hyperdx_sessions age by the second: 30 days before now + 1 h.
