@@ -19,7 +19,7 @@ from exos_ingest.app import create_app
 # The helper modules live next to the tests (`import ingest_samples, ingest_testkit`).
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ingest_testkit import PEER, settings_for
+from ingest_testkit import PEER, SAMPLE_NOW_NS, settings_for
 
 AppClient = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -34,12 +34,15 @@ async def memory_bus() -> AsyncIterator[Bus]:
 
 @pytest.fixture
 async def make_client(memory_bus: Bus) -> AsyncIterator[AppClient]:
-    """`await make_client(bus=None, **settings)` -> an httpx client on a fresh app whose
-    lifespan has started (and is stopped after the test)."""
+    """`await make_client(bus=None, now_ns=SAMPLE_NOW_NS, **settings)` -> an httpx client
+    on a fresh app whose lifespan has started (and is stopped after the test). The app's
+    clock stands still at `now_ns`: the samples' timestamps stay recent whatever the date."""
     async with AsyncExitStack() as stack:
 
-        async def make(bus: Bus | None = None, **overrides: Any) -> httpx.AsyncClient:
-            app = create_app(settings_for(**overrides), bus=bus or memory_bus)
+        async def make(
+            bus: Bus | None = None, now_ns: int = SAMPLE_NOW_NS, **overrides: Any
+        ) -> httpx.AsyncClient:
+            app = create_app(settings_for(**overrides), bus=bus or memory_bus, clock=lambda: now_ns)
             await stack.enter_async_context(app.router.lifespan_context(app))
             transport = httpx.ASGITransport(app=app, client=PEER)
             client = httpx.AsyncClient(transport=transport, base_url="http://ingest.test")

@@ -10,6 +10,9 @@ from exos_ingest.settings import IngestSettings
 
 API_KEY = "test-key-123"
 PEER = ("203.0.113.7", 51234)
+# "Now" for the app under test: 10 s after the samples' first span (Unix 1_764_307_200 s);
+# the app judges record times by it, so the samples never age out of retention.
+SAMPLE_NOW_NS = 1_764_307_210_000_000_000
 
 
 def settings_for(**overrides: Any) -> IngestSettings:

@@ -18,13 +18,29 @@ from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+# Deeper than any real attribute, shallow enough that rendering never nears Python's
+# recursion limit whatever the parser let through.
+DEFAULT_MAX_DEPTH = 16
+
 
 def attributes(pairs: Iterable[KeyValue]) -> dict[str, str]:
     """Key-value list -> string map (a repeated key keeps its last value, as pdata does)."""
-    return {pair.key: as_string(pair.value) for pair in pairs}
+    return {pair.key: _string_or_empty(pair.value) for pair in pairs}
 
 
-def as_string(value: AnyValue) -> str:
+def _string_or_empty(value: AnyValue) -> str:
+    try:
+        return as_string(value)
+    except TooDeep:
+        return ""
+
+
+class TooDeep(ValueError):
+    """An array/kvlist value nested deeper than the limit."""
+
+
+def as_string(value: AnyValue, max_depth: int = DEFAULT_MAX_DEPTH) -> str:
+    """Raises `TooDeep` for arrays/kvlists nested more than `max_depth` levels."""
     kind = value.WhichOneof("value")
     if kind == "string_value":
         return value.string_value
@@ -38,7 +54,7 @@ def as_string(value: AnyValue) -> str:
         return base64.b64encode(value.bytes_value).decode("ascii")
     if kind in ("array_value", "kvlist_value"):
         try:
-            return _go_json(_raw(value))
+            return _go_json(_raw(value, max_depth))
         except _NotRepresentable:
             return ""  # Go's json.Marshal fails on NaN/Inf; AsString then yields ""
     return ""
@@ -66,9 +82,13 @@ class _NotRepresentable(ValueError):
     pass
 
 
-def _raw(value: AnyValue) -> Any:
+def _raw(value: AnyValue, depth_left: int) -> Any:
     """pdata's `AsRaw()`: the value as plain data for JSON marshalling."""
     kind = value.WhichOneof("value")
+    if kind in ("array_value", "kvlist_value"):
+        if depth_left <= 0:
+            raise TooDeep(kind)
+        depth_left -= 1
     if kind == "string_value":
         return value.string_value
     if kind == "int_value":
@@ -80,9 +100,9 @@ def _raw(value: AnyValue) -> Any:
     if kind == "bytes_value":
         return value.bytes_value
     if kind == "array_value":
-        return [_raw(item) for item in value.array_value.values]
+        return [_raw(item, depth_left) for item in value.array_value.values]
     if kind == "kvlist_value":
-        return {pair.key: _raw(pair.value) for pair in value.kvlist_value.values}
+        return {pair.key: _raw(pair.value, depth_left) for pair in value.kvlist_value.values}
     return None
 
 

@@ -4,7 +4,8 @@ their own bus."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -26,10 +27,16 @@ log = get_logger("exos_ingest")
 CORS_HEADERS = ["authorization", "content-type", "content-encoding", "accept", "x-api-key"]
 
 
-def create_app(settings: IngestSettings | None = None, *, bus: Bus | None = None) -> FastAPI:
+def create_app(
+    settings: IngestSettings | None = None,
+    *,
+    bus: Bus | None = None,
+    clock: Callable[[], int] = time.time_ns,
+) -> FastAPI:
     """With `bus=None` the app owns a Kafka bus: it starts it, creates the pipeline topics
     and stops it in its lifespan. A bus passed in is used as it is (its owner starts and
-    stops it)."""
+    stops it). `clock` (Unix ns) is the receive time that records' clocks are judged by;
+    tests fix it."""
     settings = settings or IngestSettings()
     owns_bus = bus is None
     the_bus: Bus = create_bus("kafka", settings) if bus is None else bus
@@ -54,6 +61,7 @@ def create_app(settings: IngestSettings | None = None, *, bus: Bus | None = None
         try:
             yield
         finally:
+            receiver.slots.close()
             if owns_bus:
                 await the_bus.stop()  # flushes the producer: nothing acknowledged is lost
 
@@ -73,8 +81,10 @@ def create_app(settings: IngestSettings | None = None, *, bus: Bus | None = None
         max_age=settings.ingest_cors_max_age_s,
     )
     app.include_router(health_router(registry, {"kafka": the_bus.ping}))
-    app.include_router(otlp_router(OtlpReceiver(settings, the_bus, metrics)))
+    receiver = OtlpReceiver(settings, the_bus, metrics, clock)
+    app.include_router(otlp_router(receiver))
     app.state.settings = settings
     app.state.bus = the_bus
     app.state.metrics = metrics
+    app.state.slots = receiver.slots
     return app

@@ -24,9 +24,16 @@ class IngestMetrics:
             ["signal"],
             registry=registry,
         )
-        self.records_rejected = Counter(
-            "exos_ingest_records_rejected",
-            "Spans or log records refused in partial_success, by reason.",
+        self.records_dropped = Counter(
+            "exos_ingest_records_dropped",
+            "Spans or log records refused in partial_success (not stored), by reason.",
+            ["signal", "reason"],
+            registry=registry,
+        )
+        self.records_corrected = Counter(
+            "exos_ingest_records_corrected",
+            "Corrections to accepted records (a clock shifted or clamped, an attribute "
+            "dropped or truncated, an out-of-range number normalised), by reason.",
             ["signal", "reason"],
             registry=registry,
         )

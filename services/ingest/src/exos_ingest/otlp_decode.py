@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from exos_ingest.errors import IngestError
+from exos_ingest.wire_split import parse_in_pieces
 
 
 class Encoding(StrEnum):
@@ -155,7 +158,7 @@ def parse(signal: Signal, encoding: Encoding, payload: bytes) -> Any:
     message = signal.request()
     if encoding is Encoding.PROTOBUF:
         try:
-            message.ParseFromString(payload)
+            parse_in_pieces(message, payload)
         except DecodeError as exc:
             raise IngestError(
                 400, "bad_protobuf", f"body is not a valid protobuf {_name(signal)}: {exc}"
@@ -164,7 +167,7 @@ def parse(signal: Signal, encoding: Encoding, payload: bytes) -> Any:
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        raise IngestError(400, "bad_json", f"body is not valid JSON: {exc}") from exc
+        document = _loads_with_lone_surrogates(payload, exc)
     if not isinstance(document, dict):
         raise IngestError(400, "bad_json", f"{_name(signal)} must be a JSON object")
     _HEX_ID_FIXERS[signal.name](document)
@@ -176,6 +179,41 @@ def parse(signal: Signal, encoding: Encoding, payload: bytes) -> Any:
             400, "bad_json", f"body is not a valid OTLP/JSON {_name(signal)}: {exc}"
         ) from exc
     return message
+
+
+def _loads_with_lone_surrogates(payload: bytes, error: orjson.JSONDecodeError) -> Any:
+    """JSON.stringify writes a lone UTF-16 surrogate as a `\\udXXX` escape (a string cut
+    in the middle of an emoji, as the SDK's 1024-char error messages can be); orjson
+    refuses those. They are read with the standard parser and replaced by U+FFFD, so one
+    cut emoji does not cost the whole batch. Any other JSON error is a 400."""
+    if "surrogate" not in str(error):
+        raise IngestError(400, "bad_json", f"body is not valid JSON: {error}") from error
+    try:
+        document = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise IngestError(400, "bad_json", f"body is not valid JSON: {exc}") from exc
+    return _without_surrogates(document)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(document: Any) -> Any:
+    # Iterative: the document may be as deep as the parser allowed.
+    root = [document]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        value = container[key]
+        if isinstance(value, str):
+            container[key] = _SURROGATE.sub("\ufffd", value)
+        elif isinstance(value, list):
+            stack.extend((value, i) for i in range(len(value)))
+        elif isinstance(value, dict):
+            fixed = {_SURROGATE.sub("\ufffd", k): v for k, v in value.items()}
+            container[key] = fixed
+            stack.extend((fixed, k) for k in fixed)
+    return root[0]
 
 
 def _name(signal: Signal) -> str:
@@ -198,6 +236,11 @@ def _items(node: Any, *names: str) -> Iterable[dict[str, Any]]:
     return ()
 
 
+# What a non-hex id becomes: one byte, a length no id has, so the record it belongs to
+# is rejected on its own (partial_success) instead of failing the whole request.
+_UNREADABLE_ID = base64.b64encode(b"\xff").decode("ascii")
+
+
 def _hex_to_base64(node: dict[str, Any], *names: str) -> None:
     for name in names:
         value = node.get(name)
@@ -205,10 +248,9 @@ def _hex_to_base64(node: dict[str, Any], *names: str) -> None:
             continue
         try:
             raw = binascii.unhexlify(value)
-        except (binascii.Error, ValueError) as exc:
-            raise IngestError(
-                400, "bad_json", f"{name} {value[:64]!r} is not hex (OTLP/JSON ids are hex)"
-            ) from exc
+        except (binascii.Error, ValueError):
+            node[name] = _UNREADABLE_ID
+            continue
         node[name] = base64.b64encode(raw).decode("ascii")
 
 

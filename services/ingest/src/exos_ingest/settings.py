@@ -8,12 +8,12 @@ import ipaddress
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from exos_common.settings import KafkaSettings, RuntimeSettings, split_list
+from exos_common.settings import KafkaSettings, RetentionSettings, RuntimeSettings, split_list
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class IngestSettings(KafkaSettings, RuntimeSettings):
+class IngestSettings(KafkaSettings, RetentionSettings, RuntimeSettings):
     """The OTLP/HTTP receiver: who may send, how much, and from behind which proxies."""
 
     model_config = SettingsConfigDict(env_prefix="EXOS_", extra="ignore", env_ignore_empty=True)
@@ -33,6 +33,12 @@ class IngestSettings(KafkaSettings, RuntimeSettings):
         ge=1024,
         description="Largest body after gzip/deflate decompression (gzip-bomb guard); 413 above.",
     )
+    ingest_max_json_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Largest decompressed OTLP/JSON body; 413 above. JSON costs far more CPU "
+        "per byte than protobuf (the HyperDX SDK's JSON exports are a few KB).",
+    )
     ingest_trusted_proxies: str | None = Field(
         None,
         description="Comma-separated CIDRs of reverse proxies whose `X-Forwarded-For` is "
@@ -47,6 +53,68 @@ class IngestSettings(KafkaSettings, RuntimeSettings):
     )
     ingest_retry_after_s: int = Field(
         5, ge=1, description="`Retry-After` seconds sent with 503 when Kafka does not acknowledge."
+    )
+
+    ingest_max_concurrent_requests: int = Field(
+        8,
+        ge=1,
+        description="Requests read, decoded and published at once; each holds its body in "
+        "memory, so this bounds ingest's memory under a flood.",
+    )
+    ingest_decode_workers: int = Field(
+        2,
+        ge=1,
+        description="Threads that decode, validate and flatten requests off the event loop.",
+    )
+    ingest_queue_wait_s: float = Field(
+        1.0,
+        ge=0,
+        description="How long a request waits for one of the concurrent slots before 429 "
+        "with `Retry-After`.",
+    )
+    ingest_max_spans_per_request: int = Field(
+        10_000, ge=1, description="Spans kept per request; the rest are rejected (partial_success)."
+    )
+    ingest_max_logs_per_request: int = Field(
+        10_000,
+        ge=1,
+        description="Log records (replay chunks included) kept per request; the rest are "
+        "rejected (partial_success).",
+    )
+    ingest_max_attributes: int = Field(
+        128,
+        ge=1,
+        description="Attributes kept per span, event, link, log record, scope and resource; "
+        "the rest are dropped (counted).",
+    )
+    ingest_max_attribute_value_chars: int = Field(
+        4096,
+        ge=16,
+        description="Longer attribute values (and names, messages, severity texts) are truncated.",
+    )
+    ingest_max_attribute_key_chars: int = Field(
+        256, ge=1, description="Attributes with a longer key are dropped (counted)."
+    )
+    ingest_max_span_name_chars: int = Field(
+        1024, ge=16, description="Longer span and event names are truncated."
+    )
+    ingest_max_events_per_span: int = Field(
+        128, ge=0, description="Events kept per span; the rest are dropped (counted)."
+    )
+    ingest_max_links_per_span: int = Field(
+        128, ge=0, description="Links kept per span; the rest are dropped (counted)."
+    )
+    ingest_max_anyvalue_depth: int = Field(
+        16,
+        ge=1,
+        description="Deepest nesting of array/kvlist attribute values; a deeper value is "
+        "stored as an empty string (counted).",
+    )
+    ingest_clock_tolerance_s: int = Field(
+        300,
+        ge=1,
+        description="How far in the future (by the receive time) a timestamp may be before "
+        "the sender's clock is corrected or the timestamp clamped.",
     )
 
     @field_validator("ingest_trusted_proxies")

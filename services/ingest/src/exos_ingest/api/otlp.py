@@ -1,10 +1,12 @@
 """`POST /v1/traces`, `/v1/logs`, `/v1/metrics`: the OTLP/HTTP receiver.
 
-One request is: authenticate -> media type -> bounded body -> bounded decompression ->
-decode -> flatten -> route -> ONE `publish_many` -> answer. The answer is 200 only once
-the bus has acknowledged every record of the request; a bus that does not acknowledge
-makes the whole request a 503 with `Retry-After`, so the sender retries instead of
-losing data (a retry may duplicate what the broker got before it failed: at-least-once).
+One request is: authenticate -> media type -> a slot (429 when none frees up) ->
+bounded body -> on a worker thread: bounded decompression -> decode -> flatten and
+validate -> clock correction -> route -> back on the loop: ONE `publish_many` -> answer.
+The answer is 200 only once the bus has acknowledged every record of the request; a
+bus that does not acknowledge makes the whole request a 503 with `Retry-After`, so the
+sender retries instead of losing data (a retry may duplicate what the broker got before it
+failed: at-least-once).
 Metrics are decoded and acknowledged but not stored yet.
 """
 
@@ -29,28 +31,17 @@ from exos_ingest.api.responses import (
 )
 from exos_ingest.client_context import client_context
 from exos_ingest.errors import IngestError
-from exos_ingest.flatten import Flattened, count_data_points, flatten_logs, flatten_traces
+from exos_ingest.flatten import Flattened
+from exos_ingest.limits import Limits
 from exos_ingest.metrics import IngestMetrics
-from exos_ingest.otlp_decode import (
-    LOGS,
-    METRICS,
-    TRACES,
-    Encoding,
-    Signal,
-    decompress,
-    encoding_of,
-    parse,
-)
-from exos_ingest.routing import route
+from exos_ingest.offload import DecodeSlots
+from exos_ingest.otlp_decode import LOGS, METRICS, TRACES, Encoding, Signal, encoding_of
+from exos_ingest.pipeline import PipelineLimits, RequestBody, prepare
 from exos_ingest.settings import IngestSettings
 
 log = get_logger("exos_ingest")
 
 _NOUNS = {"traces": "spans", "logs": "log records", "metrics": "data points"}
-_FLATTEN: dict[str, Callable[[Any, Any], Flattened]] = {
-    "traces": flatten_traces,
-    "logs": flatten_logs,
-}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -77,15 +68,34 @@ def _too_large(size: int, limit: int) -> IngestError:
 
 
 class OtlpReceiver:
-    def __init__(self, settings: IngestSettings, bus: Bus, metrics: IngestMetrics) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        bus: Bus,
+        metrics: IngestMetrics,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
         self._settings = settings
+        self._clock = clock
         self._bus = bus
         self._metrics = metrics
         self._keys = ApiKeys(settings.api_keys)
         self._proxies = settings.trusted_proxies
+        self._limits = PipelineLimits(
+            max_decompressed_bytes=settings.ingest_max_decompressed_bytes,
+            max_json_bytes=settings.ingest_max_json_bytes,
+            max_message_bytes=settings.kafka_max_message_bytes,
+            records=Limits.from_settings(settings),
+        )
+        self.slots = DecodeSlots(
+            settings.ingest_max_concurrent_requests,
+            settings.ingest_decode_workers,
+            settings.ingest_queue_wait_s,
+            settings.ingest_retry_after_s,
+        )
 
     async def handle(self, signal: Signal, request: Request) -> Response:
-        received_at_ns = time.time_ns()
+        received_at_ns = self._clock()
         encoding = _encoding_or_none(request.headers.get("content-type"))
         try:
             response = await self._export(signal, request, received_at_ns)
@@ -111,36 +121,32 @@ class OtlpReceiver:
                 "or `Authorization: Bearer <key>`",
             )
         encoding = encoding_of(request.headers.get("content-type"))
-        body = await read_body(request, self._settings.ingest_max_body_bytes)
-        self._metrics.request_bytes.labels(signal.name).observe(len(body))
-        payload = decompress(
-            body,
-            request.headers.get("content-encoding"),
-            self._settings.ingest_max_decompressed_bytes,
-        )
-        message = parse(signal, encoding, payload)
-        if signal is METRICS:
-            self._metrics.records_accepted.labels(signal.name).inc(count_data_points(message))
-            return export_response(signal, encoding, 0, "")
-
-        client = client_context(
-            request.headers,
-            request.client.host if request.client else None,
-            self._proxies,
-            received_at_ns,
-            forwarded_for=",".join(request.headers.getlist("x-forwarded-for")),
-        )
-        flat = _FLATTEN[signal.name](message, client)
-        routed = route(
-            flat.records,
-            request_key=uuid.uuid4().hex,
-            max_message_bytes=self._settings.kafka_max_message_bytes,
-        )
-        if routed.too_large:
-            flat.reject("too_large", routed.too_large)
-        if routed.outgoing:
-            await self._publish(routed.outgoing)
-        return self._answer(signal, encoding, flat)
+        async with self.slots.slot():
+            body = await read_body(request, self._settings.ingest_max_body_bytes)
+            self._metrics.request_bytes.labels(signal.name).observe(len(body))
+            client = client_context(
+                request.headers,
+                request.client.host if request.client else None,
+                self._proxies,
+                received_at_ns,
+                forwarded_for=",".join(request.headers.getlist("x-forwarded-for")),
+            )
+            work = RequestBody(
+                signal,
+                encoding,
+                body,
+                request.headers.get("content-encoding"),
+                client,
+                request_key=uuid.uuid4().hex,
+            )
+            del body
+            prepared = await self.slots.run(prepare, work, self._limits)
+            if signal is METRICS:
+                self._metrics.records_accepted.labels(signal.name).inc(prepared.data_points)
+                return export_response(signal, encoding, 0, "")
+            if prepared.outgoing:
+                await self._publish(prepared.outgoing)
+        return self._answer(signal, encoding, prepared.flat)
 
     async def _publish(self, outgoing: list[Any]) -> None:
         started = time.perf_counter()
@@ -174,10 +180,12 @@ class OtlpReceiver:
     def _answer(self, signal: Signal, encoding: Encoding, flat: Flattened) -> Response:
         rejected = flat.rejected_count
         self._metrics.records_accepted.labels(signal.name).inc(flat.received - rejected)
+        for reason, count in flat.corrected.items():
+            self._metrics.records_corrected.labels(signal.name, reason).inc(count)
         if not rejected:
             return export_response(signal, encoding, 0, "")
         for reason, count in flat.rejected.items():
-            self._metrics.records_rejected.labels(signal.name, reason).inc(count)
+            self._metrics.records_dropped.labels(signal.name, reason).inc(count)
         message = flat.rejection_message(_NOUNS[signal.name])
         log.info("otlp_partial_success", signal=signal.name, rejected=rejected, why=message)
         return export_response(signal, encoding, rejected, message)
@@ -230,6 +238,7 @@ def _openapi(signal: Signal) -> dict[str, Any]:
             "401": {**failure, "description": "Missing or unknown API key"},
             "413": {**failure, "description": "Body too large, compressed or decompressed"},
             "415": {**failure, "description": "Unsupported Content-Type or Content-Encoding"},
+            "429": {**failure, "description": "Too many concurrent requests; see Retry-After"},
             "503": {
                 **failure,
                 "description": "The bus did not acknowledge (Kafka down) or is full "

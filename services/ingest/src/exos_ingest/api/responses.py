@@ -34,6 +34,7 @@ _GRPC_CODE = {
     401: code_pb2.UNAUTHENTICATED,
     413: code_pb2.INVALID_ARGUMENT,
     415: code_pb2.UNIMPLEMENTED,
+    429: code_pb2.RESOURCE_EXHAUSTED,
     500: code_pb2.INTERNAL,
     503: code_pb2.UNAVAILABLE,
 }
