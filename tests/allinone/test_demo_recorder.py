@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -14,8 +13,9 @@ import pytest
 from exos.demo_bookkeeping import DEMO_BOOKKEEPING
 from exos.demo_recorder import SessionRecorder
 from exos_common.store import Store, StoreError
+from exos_common.testing import dates
 
-ANCHOR = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+ANCHOR = dates.DEMO_ANCHOR
 
 
 def plan(session_id: str) -> SimpleNamespace:

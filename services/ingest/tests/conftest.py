@@ -4,7 +4,7 @@ in the test's own event loop (so the bus and its consumers share that loop)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,7 @@ from exos_ingest.app import create_app
 # The helper modules live next to the tests (`import ingest_samples, ingest_testkit`).
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ingest_testkit import PEER, SAMPLE_NOW_NS, settings_for
-
-AppClient = Callable[..., Awaitable[httpx.AsyncClient]]
+from ingest_testkit import PEER, SAMPLE_NOW_NS, AppClient, settings_for
 
 
 @pytest.fixture

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import httpx
 
 from exos_common.bus import Bus, BusRecord
 from exos_common.codec import PipelineRecord, decode
 from exos_ingest.settings import IngestSettings
+
+# `make_client(**settings)` of conftest: the app on the test's bus, as an httpx client.
+AppClient = Callable[..., Awaitable[httpx.AsyncClient]]
 
 API_KEY = "test-key-123"
 PEER = ("203.0.113.7", 51234)

@@ -11,12 +11,11 @@ from typing import Any
 import httpx
 import ingest_samples as sample
 import pytest
-from ingest_testkit import API_KEY, SAMPLE_NOW_NS, decoded, drain
+from ingest_testkit import API_KEY, SAMPLE_NOW_NS, AppClient, decoded, drain
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import AppClient
 from exos_common.bus import Bus
 from exos_common.codec import PipelineRecord
 from exos_common.topics import Topic

@@ -8,9 +8,8 @@ import threading
 
 import httpx
 import pytest
-from ingest_testkit import API_KEY
+from ingest_testkit import API_KEY, AppClient
 
-from conftest import AppClient
 from exos_ingest.errors import IngestError
 from exos_ingest.offload import DecodeSlots
 

@@ -9,9 +9,8 @@ import json
 import time
 
 import ingest_samples as sample
-from ingest_testkit import API_KEY, decoded, drain
+from ingest_testkit import API_KEY, AppClient, decoded, drain
 
-from conftest import AppClient
 from exos_common.bus import Bus
 from exos_common.messages import SpanRecord
 from exos_common.store import Store
