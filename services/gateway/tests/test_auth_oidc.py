@@ -9,8 +9,9 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from exos_common.testing.servers import serve_in_thread
@@ -45,7 +46,14 @@ class Issuer:
 
     def token(self, key: rsa.RSAPrivateKey | None = None, **overrides: Any) -> str:
         now = int(time.time())
-        claims = {"iss": self.url, "aud": AUDIENCE, "sub": "ann", "iat": now, "exp": now + 300}
+        claims = {
+            "iss": self.url,
+            "aud": AUDIENCE,
+            "sub": "ann",
+            "iat": now,
+            "exp": now + 300,
+            "roles": ["viewer"],
+        }
         claims.update(overrides)
         return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": "k1"})
 
@@ -91,3 +99,75 @@ def test_expired_foreign_and_misaddressed_tokens_are_refused(
     assert _get(client, "not-a-jwt") == 401
     unsigned = jwt.encode({"iss": issuer.url, "aud": AUDIENCE, "sub": "x"}, None, "none")
     assert _get(client, unsigned) == 401
+
+
+def test_symmetric_tokens_and_tokens_without_audience_are_refused(
+    client: TestClient, issuer: Issuer
+) -> None:
+    now = int(time.time())
+    claims = {"iss": issuer.url, "aud": AUDIENCE, "sub": "ann", "exp": now + 300}
+    # HS256 signed with the public key's text: the classic key-confusion forgery.
+    public_pem = issuer.key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    forged = jwt.encode(claims, public_pem.hex(), algorithm="HS256", headers={"kid": "k1"})
+    assert _get(client, forged) == 401
+    no_audience = issuer.token()
+    without = {
+        k: v
+        for k, v in jwt.decode(no_audience, options={"verify_signature": False}).items()
+        if k != "aud"
+    }
+    assert (
+        _get(client, jwt.encode(without, issuer.key, algorithm="RS256", headers={"kid": "k1"}))
+        == 401
+    )
+
+
+def test_roles_come_from_the_roles_claim_or_group_mapping(issuer: Issuer) -> None:
+    service = FastAPI()
+
+    @service.get("/api/stats")
+    async def stats(request: Request) -> dict[str, str | None]:
+        return {
+            "user": request.headers.get("x-exos-user"),
+            "role": request.headers.get("x-exos-role"),
+        }
+
+    @service.post("/api/insights/sql")
+    async def sql() -> dict[str, int]:
+        return {"rows": 0}
+
+    settings = GatewaySettings(
+        gateway_auth="oidc",
+        gateway_oidc_issuer=issuer.url,
+        gateway_oidc_audience=AUDIENCE,
+        gateway_oidc_group_roles="g-analysts=analyst,g-admins=admin",
+    )
+    client = TestClient(create_app(settings, services=[service]))
+
+    def call(token: str, method: str = "GET", path: str = "/api/stats") -> Any:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "X-Exos-Role": "admin",  # a copy from outside is never believed
+            "X-Exos-User": "mallory",
+        }
+        return client.request(method, path, headers=headers)
+
+    viewer = issuer.token()
+    assert call(viewer).json() == {"user": "ann", "role": "viewer"}
+    refused = call(viewer, "POST", "/api/insights/sql")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == "ann has the viewer role; this needs analyst"
+    analyst = issuer.token(roles=[], groups=["g-other", "g-analysts"])
+    assert call(analyst, "POST", "/api/insights/sql").status_code == 200
+    both = issuer.token(roles=["Viewer", "someone-elses-role"], groups=["g-admins"])
+    assert call(both).json()["role"] == "admin"
+    nobody = call(issuer.token(roles=None))
+    assert nobody.status_code == 403
+    assert "has no EXOS role" in nobody.json()["error"]["message"]
+
+
+def test_oidc_is_refused_without_an_audience(issuer: Issuer) -> None:
+    with pytest.raises(ValueError, match="EXOS_GATEWAY_OIDC_AUDIENCE"):
+        GatewaySettings(gateway_auth="oidc", gateway_oidc_issuer=issuer.url)

@@ -1,24 +1,34 @@
-"""The door of the gateway: every request but the public few needs a verified token.
+"""The door of the gateway: every request but the public few needs a principal (a
+verified bearer token or a live portal session) whose role allows the route.
 
-API calls without one get 401 (with `WWW-Authenticate: Bearer`); a browser asking for a
-page is sent to the login page instead. Pure ASGI, so streamed proxy answers pass
-through untouched.
+No principal: API calls get 401 (with `WWW-Authenticate: Bearer`), a browser asking for
+a page is sent to the login page. A principal without the role: 403 with the reason.
+The read services learn who is asking from `X-Exos-User` and `X-Exos-Role`, set here
+only: copies arriving from outside are removed first. Pure ASGI, so streamed proxy
+answers pass through untouched.
 """
 
 from __future__ import annotations
 
+import html
 from http.cookies import SimpleCookie
 from urllib.parse import quote
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from exos_gateway.auth import SESSION_COOKIE, Authenticator, presented_token
+from exos_gateway.auth import Authenticator, Principal, bearer_token
+from exos_gateway.roles import Role, required_role
+from exos_gateway.sessions import SESSION_COOKIE, Session, SessionStore
+from exos_gateway.sso import PortalSignOn
 
 # Liveness/readiness/metrics are for the kubelet and Prometheus; the login page and the
 # portal's static assets (code and styles, no data) must load before anyone signed in.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/login", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/auth/", "/assets/")
+USER_HEADER = b"x-exos-user"
+ROLE_HEADER = b"x-exos-role"
+IDENTITY_HEADERS = frozenset({USER_HEADER, ROLE_HEADER})
 
 
 def is_public(path: str) -> bool:
@@ -56,44 +66,101 @@ def _wants_page(scope: Scope) -> bool:
     )
 
 
+def session_principal(session: Session) -> Principal:
+    return Principal(session.subject, session.method, session.role, session.name)
+
+
 class AccessMiddleware:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        sessions: SessionStore,
+        sign_on: PortalSignOn | None = None,
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
+        self.sessions = sessions
+        self.sign_on = sign_on
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or not self.authenticator.enforced
-            or is_public(str(scope.get("path", "")))
-        ):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = presented_token(_header(scope, b"authorization"), _cookie(scope, SESSION_COOKIE))
-        principal = await self.authenticator.verify(token) if token else None
-        if principal is not None:
-            scope.setdefault("state", {})["principal"] = principal
+        scope["headers"] = [
+            (k, v) for k, v in scope.get("headers", ()) if k not in IDENTITY_HEADERS
+        ]
+        if is_public(str(scope.get("path", ""))):
             await self.app(scope, receive, send)
             return
-        if _wants_page(scope):
-            await _redirect_to_login(scope, send)
-        else:
-            await _unauthorized(send, "sign in: send `Authorization: Bearer <token>`")
+        principal = await self._principal(scope)
+        if principal is None:
+            if _wants_page(scope):
+                await _redirect_to_login(scope, send)
+            else:
+                await _refuse(
+                    send, 401, "unauthorized", "sign in: send `Authorization: Bearer <token>`"
+                )
+            return
+        needed = required_role(str(scope.get("method", "GET")), str(scope.get("path", "")))
+        if principal.role is None or principal.role < needed:
+            await _refuse(
+                send, 403, "forbidden", _denial(principal, needed), page=_wants_page(scope)
+            )
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        scope["headers"] = [
+            *scope["headers"],
+            (USER_HEADER, principal.subject.encode("utf-8")),
+            (ROLE_HEADER, principal.role.name.encode()),
+        ]
+        await self.app(scope, receive, send)
+
+    async def _principal(self, scope: Scope) -> Principal | None:
+        if not self.authenticator.enforced:
+            return await self.authenticator.verify("")
+        authorization = _header(scope, b"authorization")
+        if authorization:
+            return await self.authenticator.verify(bearer_token(authorization))
+        cookie = _cookie(scope, SESSION_COOKIE)
+        session = self.sessions.get(cookie)
+        if session is None:
+            return None
+        if self.sessions.needs_refresh(session):
+            renewed = self.sign_on is not None and await self.sign_on.refresh(session)
+            if not renewed:
+                self.sessions.delete(cookie)
+                return None
+        scope.setdefault("state", {})["session"] = session
+        return session_principal(session)
 
 
-async def _unauthorized(send: Send, message: str) -> None:
-    body = orjson.dumps({"error": {"code": "unauthorized", "message": message}})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"www-authenticate", b'Bearer realm="exos"'),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+def _denial(principal: Principal, needed: Role) -> str:
+    who = principal.name or principal.subject
+    if principal.role is None:
+        return (
+            f"{who} is signed in but has no EXOS role: ask an administrator to assign "
+            "viewer, analyst or admin"
+        )
+    return f"{who} has the {principal.role.name} role; this needs {needed.name}"
+
+
+async def _refuse(send: Send, status: int, code: str, message: str, *, page: bool = False) -> None:
+    if page:
+        body = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not allowed'
+            ' · EXOS Analytics</title><link rel="stylesheet" href="/assets/portal.css"></head>'
+            f'<body class="login"><main><h1>Not allowed</h1><p class="error" role="alert">'
+            f"{html.escape(message)}</p></main></body></html>"
+        ).encode()
+        kind = b"text/html; charset=utf-8"
+    else:
+        body = orjson.dumps({"error": {"code": code, "message": message}})
+        kind = b"application/json"
+    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="exos"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

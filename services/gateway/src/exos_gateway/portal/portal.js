@@ -495,7 +495,11 @@ function drawShell() {
       h("nav.main-nav", { "aria-label": "Portal" }, links, h("a", { href: "/api/docs" }, "API")),
       h("button.time", { type: "button", id: "time-button", title: "Time range (t)", onclick: openTimePicker }, "Time: ", rangeLabel()),
       h("button.help", { type: "button", title: "Keyboard shortcuts (?)", onclick: () => shortcuts.showOverlay() }, "?"),
-      CONFIG.signOut ? h("form.signout", { method: "post", action: "/auth/logout" }, h("button", { type: "submit" }, "Sign out")) : null,
+      CONFIG.signOut
+        ? h("form.signout", { method: "post", action: "/auth/logout" },
+            h("input", { type: "hidden", name: "csrf", value: CONFIG.csrf }),
+            h("button", { type: "submit" }, "Sign out"))
+        : null,
     ),
     filterBar(),
   );
