@@ -46,7 +46,7 @@ def create_app(
     `banner`: a line every page shows (e.g. that the portal runs without login).
     `sessions`: the portal's session store (tests pass one with their own clock)."""
     settings = settings or GatewaySettings()
-    sessions = sessions or SessionStore()
+    sessions = sessions if sessions is not None else SessionStore()
     routes = upstream_routes(settings)
     client = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.gateway_upstream_timeout_s, connect=5.0),

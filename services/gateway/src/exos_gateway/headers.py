@@ -28,6 +28,12 @@ def content_security_policy(settings: GatewaySettings) -> str:
         # The portal's own telemetry goes to ingest, usually another origin.
         parts = urlsplit(settings.gateway_instrument_url)
         connect.append(f"{parts.scheme}://{parts.netloc}")
+    form_action = ["'self'"]
+    if settings.gateway_auth == "oidc" and settings.gateway_oidc_issuer:
+        # Sign-out posts to the gateway, which redirects to the provider's logout:
+        # browsers hold that redirect to the form's `form-action` too.
+        parts = urlsplit(settings.gateway_oidc_issuer)
+        form_action.append(f"{parts.scheme}://{parts.netloc}")
     directives = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
@@ -39,7 +45,7 @@ def content_security_policy(settings: GatewaySettings) -> str:
         "worker-src": ["'self'", "blob:"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
-        "form-action": ["'self'"],
+        "form-action": form_action,
         "frame-ancestors": ["'none'"],
     }
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())

@@ -58,13 +58,23 @@ class OidcProvider:
         return claims
 
     def _decode(self, client: jwt.PyJWKClient, token: str, audience: str) -> dict[str, Any]:
-        key = client.get_signing_key_from_jwt(token)
         return jwt.decode(
             token,
-            key.key,
+            self._signing_key(client, token).key,
             algorithms=self.algorithms,
             audience=audience,
             issuer=self.issuer,
             leeway=LEEWAY_S,
             options={"require": ["exp", "iss", "sub", "aud"]},
         )
+
+    @staticmethod
+    def _signing_key(client: jwt.PyJWKClient, token: str) -> jwt.PyJWK:
+        if "kid" in jwt.get_unverified_header(token):
+            return client.get_signing_key_from_jwt(token)
+        # A token may omit its key id when the provider has one key; with several,
+        # guessing would be accepting any of them.
+        keys = client.get_signing_keys()
+        if len(keys) != 1:
+            raise jwt.InvalidTokenError("the token names no key and the provider has several")
+        return keys[0]

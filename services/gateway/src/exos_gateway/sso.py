@@ -69,7 +69,7 @@ class PortalSignOn:
             scope=self.scopes,
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
-            token_endpoint_auth_method="client_secret_post" if self.client_secret else "none",
+            token_endpoint_auth_method="client_secret_basic" if self.client_secret else "none",
             timeout=10,
         )
 
@@ -117,7 +117,7 @@ class PortalSignOn:
         session = await self._session_from(token, nonce=pending.nonce)
         return self.sessions.create(session), session, pending.next_path
 
-    async def _session_from(self, token: dict[str, Any], *, nonce: str | None) -> Session:
+    async def _session_from(self, token: dict[str, Any], *, nonce: str | None = None) -> Session:
         id_token = token.get("id_token")
         if not id_token:
             raise SignInFailed("the identity provider sent no ID token")
@@ -125,7 +125,7 @@ class PortalSignOn:
             claims = await self.provider.decode(id_token, audience=self.client_id, nonce=nonce)
         except TokenRefused as exc:
             raise SignInFailed(f"the ID token was refused ({exc})") from exc
-        now = time.time()
+        now = self.sessions.clock()
         return Session(
             subject=str(claims["sub"]),
             name=str(claims.get("preferred_username") or claims.get("email") or claims["sub"]),
@@ -143,8 +143,10 @@ class PortalSignOn:
         )
 
     async def refresh(self, session: Session) -> bool:
-        """Renews an expired session's tokens (and its role, which may have changed);
-        False when it cannot: the user signs in again."""
+        """Renews an expired session's tokens; False when it cannot (refused, revoked, or
+        the provider is away): the user signs in again. A new ID token is checked like the
+        first and its role replaces the session's; a provider that answers a refresh
+        without one has still confirmed the grant, and the role stays."""
         token_endpoint = await self.provider.endpoint("token_endpoint")
         if not session.refresh_token or token_endpoint is None:
             return False
@@ -153,13 +155,19 @@ class PortalSignOn:
                 token = await client.refresh_token(
                     token_endpoint, refresh_token=session.refresh_token
                 )
-                renewed = await self._session_from(token, nonce=None)
-            except Exception:  # refused, revoked, or the provider is away
+                renewed = await self._session_from(token) if token.get("id_token") else None
+            except Exception:
                 return False
-        session.role = renewed.role
-        session.tokens_expire_at = renewed.tokens_expire_at
-        session.refresh_token = renewed.refresh_token or session.refresh_token
-        session.id_token = renewed.id_token
+        if renewed is not None:
+            session.role = renewed.role
+            session.tokens_expire_at = renewed.tokens_expire_at
+            session.id_token = renewed.id_token
+        else:
+            lifetime = float(token.get("expires_in") or 0)
+            if lifetime <= 0:
+                return False
+            session.tokens_expire_at = self.sessions.clock() + lifetime
+        session.refresh_token = token.get("refresh_token") or session.refresh_token
         return True
 
     async def end_session_url(self, session: Session | None, after: str) -> str | None:
