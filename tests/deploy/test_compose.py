@@ -41,7 +41,8 @@ SCHEMA = (
 # setting's own default) is the same thing.
 RUNTIME_DEFAULT = {"EXOS_INSTANCE_ID"}
 # Secrets the chart can reference that the laptop has no use for.
-UNUSED_SECRETS = {"EXOS_KAFKA_SASL_PASSWORD"}  # the laptop broker is PLAINTEXT
+# The laptop broker is PLAINTEXT; the laptop portal signs in with local tokens, not OIDC.
+UNUSED_SECRETS = {"EXOS_KAFKA_SASL_PASSWORD", "EXOS_GATEWAY_OIDC_CLIENT_SECRET"}
 
 
 def _compose() -> dict[str, Any]:

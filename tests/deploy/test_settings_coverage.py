@@ -40,6 +40,7 @@ NOT_APPLICABLE = {
     "EXOS_DATA_DIR": "the all-in-one mode (`exos up`) only",
     "EXOS_DEMO_SCALE": "the all-in-one mode's demo (`exos up --demo`) only",
     "EXOS_DEMO_SEED": "the all-in-one mode's demo (`exos up --demo`) only",
+    "EXOS_ALLOWED_HOSTS": "the all-in-one mode's Host check; in a cluster the ingress routes hosts",
 }
 # Where the chart's default deliberately differs from the code's, and why.
 CHART_OVERRIDES = {
