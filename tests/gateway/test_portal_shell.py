@@ -200,8 +200,14 @@ def test_pages_and_config_need_a_sign_in_when_auth_is_on() -> None:
             assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
         assert c.get("/portal/config.json").status_code == 401
         assert c.get("/assets/portal.css").status_code == 200  # the login page's styles
-        signed = c.get("/portal/config.json", headers={"authorization": "Bearer t0ken"})
+        # A bearer token has no session to end: no sign-out button, no CSRF token.
+        bearer = c.get("/portal/config.json", headers={"authorization": "Bearer t0ken"})
+        assert bearer.status_code == 200
+        assert bearer.json()["signOut"] is False and bearer.json()["csrf"] is None
+        c.post("/auth/login", data={"token": "t0ken", "next": "/"})
+        signed = c.get("/portal/config.json")
         assert signed.status_code == 200 and signed.json()["signOut"] is True
+        assert len(signed.json()["csrf"]) >= 32
         page = c.get("/", headers={"authorization": "Bearer t0ken"}).text
         assert "/assets/vendor/hyperdx.js" in page
 
