@@ -15,11 +15,11 @@ from http.cookies import SimpleCookie
 from urllib.parse import quote
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exos_gateway.auth import Authenticator, Principal, bearer_token
 from exos_gateway.roles import Role, required_role
-from exos_gateway.sessions import SESSION_COOKIE, Session, SessionStore
+from exos_gateway.sessions import SESSION_COOKIE, Session, SessionStore, cookie_header
 from exos_gateway.sso import PortalSignOn
 
 # Liveness/readiness/metrics are for the kubelet and Prometheus; the login page and the
@@ -77,8 +77,10 @@ class AccessMiddleware:
         authenticator: Authenticator,
         sessions: SessionStore,
         sign_on: PortalSignOn | None = None,
+        secure_cookie: bool = True,
     ) -> None:
         self.app = app
+        self.secure_cookie = secure_cookie
         self.authenticator = authenticator
         self.sessions = sessions
         self.sign_on = sign_on
@@ -94,6 +96,7 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         principal = await self._principal(scope)
+        send = self._with_session_cookie(scope, send)
         if principal is None:
             if _wants_page(scope):
                 await _redirect_to_login(scope, send)
@@ -125,14 +128,40 @@ class AccessMiddleware:
         cookie = _cookie(scope, SESSION_COOKIE)
         session = self.sessions.get(cookie)
         if session is None:
+            if cookie:  # forged, altered or ended: the browser may drop it
+                scope.setdefault("state", {})["session_cookie"] = b""
             return None
         if self.sessions.needs_refresh(session):
             renewed = self.sign_on is not None and await self.sign_on.refresh(session)
             if not renewed:
-                self.sessions.delete(cookie)
+                scope.setdefault("state", {})["session_cookie"] = b""
                 return None
+            # The renewed session travels back in the cookie.
+            scope.setdefault("state", {})["session_cookie"] = self.sessions.create(session)
         scope.setdefault("state", {})["session"] = session
         return session_principal(session)
+
+    def _with_session_cookie(self, scope: Scope, send: Send) -> Send:
+        """`send`, adding the session cookie the request's handling renewed or ended."""
+        value = scope.get("state", {}).get("session_cookie")
+        if value is None:
+            return send
+        secure = self.secure_cookie or scope.get("scheme") == "https"
+        session = scope.get("state", {}).get("session")
+        if value and session is not None:
+            header = cookie_header(
+                value, max_age_s=self.sessions.remaining_s(session), secure=secure
+            )
+        else:
+            header = cookie_header("", max_age_s=0, secure=secure)
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"set-cookie", header)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return sending
 
 
 def _denial(principal: Principal, needed: Role) -> str:

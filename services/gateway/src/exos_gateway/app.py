@@ -46,7 +46,9 @@ def create_app(
     `banner`: a line every page shows (e.g. that the portal runs without login).
     `sessions`: the portal's session store (tests pass one with their own clock)."""
     settings = settings or GatewaySettings()
-    sessions = sessions if sessions is not None else SessionStore()
+    if sessions is None:
+        secret = settings.gateway_session_secret
+        sessions = SessionStore(secret.get_secret_value() if secret else None)
     routes = upstream_routes(settings)
     client = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.gateway_upstream_timeout_s, connect=5.0),
@@ -79,7 +81,11 @@ def create_app(
     )
     # Added last runs first: headers on every answer, then the origin check, then auth.
     app.add_middleware(
-        AccessMiddleware, authenticator=authenticator, sessions=sessions, sign_on=sign_on
+        AccessMiddleware,
+        authenticator=authenticator,
+        sessions=sessions,
+        sign_on=sign_on,
+        secure_cookie=settings.gateway_cookie_secure,
     )
     app.add_middleware(SameOriginMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)

@@ -3,9 +3,9 @@
 With OIDC sign-in configured, `/login` sends the browser to the identity provider
 (`sso.py`); `/login?method=token` and local-token installs show a form for a token
 (service accounts, `exos up` with tokens). Either way the browser gets a session cookie
-holding only a signed random id (`sessions.py`), HttpOnly, Secure over TLS or when the
-settings say so, SameSite=Lax so the provider's redirect back carries it. Sign-out is a
-POST carrying the session's CSRF token.
+holding the sealed session (`sessions.py`; never a token it could use), HttpOnly, Secure
+over TLS or when the settings say so, SameSite=Lax so the provider's redirect back
+carries it. Sign-out is a POST carrying the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -96,13 +96,13 @@ def login_router(
             note = "You are signed out." if signed_out else ""
             return HTMLResponse(login_page(target, note, sso=sign_on is not None))
         try:
-            url, state = await sign_on.authorization_url(request, target)
+            url, pending = await sign_on.authorization_url(request, target)
         except Exception as exc:  # provider unreachable or misconfigured
             return message_page("Sign-in unavailable", f"identity provider: {exc}", 503)
         answer = RedirectResponse(url, status_code=303)
         answer.set_cookie(
             LOGIN_COOKIE,
-            state,
+            pending,
             max_age=LOGIN_WINDOW_S,
             httponly=True,
             secure=_cookie_secure(request, settings),
@@ -121,7 +121,7 @@ def login_router(
             return message_page("Sign-in failed", f"the identity provider said: {error}", 401)
         try:
             cookie, _, target = await sign_on.complete(
-                state=state, code=code, cookie_state=request.cookies.get(LOGIN_COOKIE)
+                state=state, code=code, login_cookie=request.cookies.get(LOGIN_COOKIE)
             )
         except SignInFailed as exc:
             return message_page("Sign-in failed", str(exc), 401)
@@ -145,18 +145,16 @@ def login_router(
 
     @router.post("/auth/logout")
     async def sign_out(request: Request) -> Response:
-        cookie = request.cookies.get(SESSION_COOKIE)
-        session = sessions.get(cookie)
+        session = sessions.get(request.cookies.get(SESSION_COOKIE))
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         presented = (form.get("csrf") or [""])[0]
         if session is None or not hmac.compare_digest(presented, session.csrf_token):
             return message_page(
                 "Sign-out refused", "the request did not come from this portal's page", 403
             )
-        sessions.delete(cookie)
         after = str(request.base_url).rstrip("/") + "/login?signed_out=1"
         provider_logout = (
-            await sign_on.end_session_url(session, after)
+            await sign_on.end_session_url(after)
             if sign_on is not None and session.method == "oidc"
             else None
         )

@@ -80,6 +80,12 @@ class GatewaySettings(RuntimeSettings):
         description="Comma-separated `group-id=role` entries: members of a group get its "
         "role (the highest wins); a user with no role gets 403.",
     )
+    gateway_session_secret: SecretStr | None = Field(
+        None,
+        description="Key material sealing the portal's session cookies; the same on every "
+        "gateway replica, required in production (elsewhere a key made at start-up, so a "
+        "restart signs everyone out). Keep it in a Kubernetes secret.",
+    )
     gateway_session_max_age_s: int = Field(
         8 * 3600,
         gt=0,
@@ -138,6 +144,16 @@ class GatewaySettings(RuntimeSettings):
         if self.gateway_auth == "oidc" and not self.gateway_oidc_audience:
             # Without it any token of the issuer would do, whoever it was issued to.
             raise ValueError("EXOS_GATEWAY_AUTH=oidc needs EXOS_GATEWAY_OIDC_AUDIENCE")
+        if (
+            self.environment == "production"
+            and self.gateway_auth != "none"
+            and not self.gateway_session_secret
+        ):
+            # A key per replica would make each replica refuse the others' sessions.
+            raise ValueError(
+                "EXOS_ENVIRONMENT=production needs EXOS_GATEWAY_SESSION_SECRET (the same on "
+                "every gateway replica)"
+            )
         # Malformed entries stop the start rather than lock people out later.
         parse_token_entries(self.tokens)
         parse_group_roles(self.group_roles_entries)

@@ -1,8 +1,9 @@
 """Portal single sign-on: the OpenID Connect authorization code flow with PKCE.
 
 `/login` sends the browser to the provider with a fresh state, nonce and S256 code
-challenge; the state is also put in a short-lived cookie, so a callback only completes
-in the browser that started it (no one can sign a victim in to the attacker's account).
+challenge; the three are kept sealed in a short-lived cookie (any replica can finish the
+sign-in), so a callback only completes in the browser that started it (no one can sign
+a victim in to the attacker's account).
 `/auth/callback` exchanges the code (with the verifier), checks the ID token (signature
 by a key of the provider's JWKS, issuer, audience = our client id, expiry, nonce) and
 opens a session. When its ID token expires the session is refreshed with the refresh
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,6 +38,7 @@ class SignInFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class PendingSignIn:
+    state: str
     nonce: str
     code_verifier: str
     next_path: str
@@ -60,7 +62,6 @@ class PortalSignOn:
         self.roles_claim = settings.gateway_oidc_roles_claim
         self.groups_claim = settings.gateway_oidc_groups_claim
         self.group_roles = parse_group_roles(settings.group_roles_entries)
-        self._pending: dict[str, PendingSignIn] = {}
 
     def _client(self, redirect_uri: str | None = None) -> AsyncOAuth2Client:
         return AsyncOAuth2Client(
@@ -77,8 +78,8 @@ class PortalSignOn:
         return self.redirect_url or str(request.base_url).rstrip("/") + CALLBACK_PATH
 
     async def authorization_url(self, request: Request, next_path: str) -> tuple[str, str]:
-        """The provider's URL to send the browser to, and the state to keep in its cookie."""
-        self._drop_stale()
+        """The provider's URL to send the browser to, and the sealed sign-in to keep in
+        the browser's login cookie."""
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(64)
         redirect_uri = self.redirect_uri(request)
@@ -89,18 +90,28 @@ class PortalSignOn:
             url, _ = client.create_authorization_url(
                 endpoint, state=state, nonce=nonce, code_verifier=verifier
             )
-        self._pending[state] = PendingSignIn(nonce, verifier, next_path, redirect_uri, time.time())
-        return str(url), state
+        pending = PendingSignIn(state, nonce, verifier, next_path, redirect_uri, time.time())
+        return str(url), self.sessions.seal(asdict(pending))
 
-    async def complete(
-        self, *, state: str, code: str, cookie_state: str | None
-    ) -> tuple[str, Session, str]:
-        """The cookie value of a new session, the session, and where to go next."""
-        if not cookie_state or not hmac.compare_digest(state, cookie_state):
+    def _pending(self, login_cookie: str | None) -> PendingSignIn:
+        if not login_cookie:
             raise SignInFailed("this sign-in was not started in this browser (state mismatch)")
-        pending = self._pending.pop(state, None)
+        payload = self.sessions.unseal(login_cookie)
+        try:
+            pending = PendingSignIn(**payload) if payload is not None else None
+        except TypeError:
+            pending = None
         if pending is None or time.time() - pending.started_at > LOGIN_WINDOW_S:
             raise SignInFailed("this sign-in is unknown or too old; please sign in again")
+        return pending
+
+    async def complete(
+        self, *, state: str, code: str, login_cookie: str | None
+    ) -> tuple[str, Session, str]:
+        """The cookie value of a new session, the session, and where to go next."""
+        pending = self._pending(login_cookie)
+        if not hmac.compare_digest(state.encode(), pending.state.encode()):
+            raise SignInFailed("this sign-in was not started in this browser (state mismatch)")
         token_endpoint = await self.provider.endpoint("token_endpoint")
         if token_endpoint is None:
             raise SignInFailed("the identity provider names no token endpoint")
@@ -139,7 +150,6 @@ class PortalSignOn:
             expires_at=now + self.max_age_s,
             tokens_expire_at=float(claims["exp"]),
             refresh_token=token.get("refresh_token"),
-            id_token=id_token,
         )
 
     async def refresh(self, session: Session) -> bool:
@@ -161,7 +171,6 @@ class PortalSignOn:
         if renewed is not None:
             session.role = renewed.role
             session.tokens_expire_at = renewed.tokens_expire_at
-            session.id_token = renewed.id_token
         else:
             lifetime = float(token.get("expires_in") or 0)
             if lifetime <= 0:
@@ -170,8 +179,9 @@ class PortalSignOn:
         session.refresh_token = token.get("refresh_token") or session.refresh_token
         return True
 
-    async def end_session_url(self, session: Session | None, after: str) -> str | None:
-        """The provider's logout with a way back, if it offers one."""
+    async def end_session_url(self, after: str) -> str | None:
+        """The provider's logout with a way back, if it offers one (no `id_token_hint`:
+        the session does not keep the ID token; the provider may ask which account)."""
         try:
             endpoint = await self.provider.endpoint("end_session_endpoint")
         except Exception:  # the local sign-out is done; the provider's is a bonus
@@ -179,11 +189,4 @@ class PortalSignOn:
         if endpoint is None:
             return None
         query = {"post_logout_redirect_uri": after, "client_id": self.client_id}
-        if session is not None and session.id_token:
-            query["id_token_hint"] = session.id_token
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}"
-
-    def _drop_stale(self) -> None:
-        cutoff = time.time() - LOGIN_WINDOW_S
-        for state in [s for s, p in self._pending.items() if p.started_at < cutoff]:
-            del self._pending[state]
