@@ -92,6 +92,8 @@ def test_sign_in_through_the_provider_and_out_again(
     _sign_in(page, portal, "ann")
     expect(page.locator("#shell")).to_contain_text("Sessions")
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    # A viewer is not shown what they may not open.
+    expect(page.locator("nav.main-nav")).not_to_contain_text("Ask AI")
     cookies = {c["name"]: c for c in page.context.cookies(portal)}
     session = cookies["exos_session"]
     assert session["httpOnly"] and session["sameSite"] == "Lax"
@@ -125,7 +127,10 @@ def test_a_viewer_meets_a_403_page_on_ask_ai_and_an_analyst_does_not(
     )
     analyst = page.context.browser.new_page()  # type: ignore[union-attr]
     try:
-        _sign_in(analyst, portal, "bob", "/ask")
+        _sign_in(analyst, portal, "bob")
+        expect(analyst.locator("nav.main-nav")).to_contain_text("Ask AI")
+        analyst.locator("nav.main-nav").get_by_role("link", name="Ask AI").click()
+        analyst.wait_for_url(f"{portal}/ask*")
         assert analyst.title().startswith("Ask AI")
     finally:
         analyst.close()

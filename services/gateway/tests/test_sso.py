@@ -176,6 +176,10 @@ def test_viewer_is_refused_the_sql_console_and_ask_ai_and_analyst_is_not(
     analyst.sign_in("bob")
     assert analyst.client.post("/api/insights/sql", json={"sql": "SELECT 1"}).status_code == 200
     assert analyst.client.get("/ask").status_code == 200
+    # The shell shows Ask AI only to those who may open it.
+    assert portal.client.get("/portal/config.json").json()["askAi"] is False
+    assert analyst.client.get("/portal/config.json").json()["askAi"] is True
+    assert '"askAi": false' in portal.client.get("/sessions").text
 
 
 def test_a_user_without_a_role_gets_a_403_page_saying_why(portal: Portal) -> None:

@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from exos_common.service.errors import error_response
 from exos_gateway.guide import Guide
+from exos_gateway.roles import required_role
 from exos_gateway.settings import GatewaySettings
 
 PORTAL_DIR = (Path(__file__).parent / "portal").resolve()
@@ -74,17 +75,25 @@ def csrf_token(request: Request) -> str | None:
     return session.csrf_token if session is not None else None
 
 
+def may_ask(request: Request) -> bool:
+    """Whether the request's principal may use Ask AI (the shell hides it otherwise)."""
+    principal = getattr(request.state, "principal", None)
+    role = principal.role if principal is not None else None
+    return role is not None and role >= required_role("GET", "/ask")
+
+
 def shell_config(
-    settings: GatewaySettings, *, banner: str | None, csrf: str | None
+    settings: GatewaySettings, *, banner: str | None, csrf: str | None, ask_ai: bool = True
 ) -> dict[str, Any]:
     """What the shell (portal.js) needs: inlined in the portal's pages, and served at
     `/portal/config.json` to the services' own pages (Ask AI) that load the shell.
     `csrf`: the session's token that the sign-out form must carry (no session: no
-    sign-out button)."""
+    sign-out button). `ask_ai`: whether to show Ask AI in the navigation."""
     return {
         "banner": banner,
         "signOut": csrf is not None,
         "csrf": csrf,
+        "askAi": ask_ai,
         "ingestUrl": settings.gateway_instrument_url,
         "instrument": (
             {
@@ -107,10 +116,11 @@ def layout(
     csrf: str | None,
     settings: GatewaySettings,
     imports: tuple[str, ...] = (),
+    ask_ai: bool = True,
 ) -> str:
     """The whole document around a page's main content. The shell (portal.js) draws the
     navigation, time range and filters into `#shell` from the config below."""
-    config_json = json.dumps(shell_config(settings, banner=banner, csrf=csrf))
+    config_json = json.dumps(shell_config(settings, banner=banner, csrf=csrf, ask_ai=ask_ai))
     # `</` cannot end the JSON's script element early.
     config_json = config_json.replace("</", "<\\/")
     instrument = (
@@ -170,6 +180,7 @@ def pages_router(settings: GatewaySettings, *, banner: str | None) -> APIRouter:
                 module=module,
                 banner=banner,
                 csrf=csrf_token(request),
+                ask_ai=may_ask(request),
                 settings=settings,
                 imports=imports,
             )
@@ -189,7 +200,9 @@ def pages_router(settings: GatewaySettings, *, banner: str | None) -> APIRouter:
 
     @router.get("/portal/config.json")
     async def config(request: Request) -> dict[str, Any]:
-        return shell_config(settings, banner=banner, csrf=csrf_token(request))
+        return shell_config(
+            settings, banner=banner, csrf=csrf_token(request), ask_ai=may_ask(request)
+        )
 
     @router.get("/guide", response_class=HTMLResponse)
     async def guide_index(request: Request) -> HTMLResponse:
