@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -187,6 +188,11 @@ def test_a_user_without_a_role_gets_a_403_page_saying_why(portal: Portal) -> Non
     page = portal.client.get("/", headers={"Accept": "text/html"})
     assert page.status_code == 403
     assert "eve@example.com is signed in but has no EXOS role" in page.text
+    # ... and can sign out from there to switch account.
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    assert portal.client.post("/auth/logout", data={"csrf": csrf.group(1)}).status_code == 303
+    assert portal.client.get("/api/stats").status_code == 401
 
 
 def test_group_mapping_gives_roles(provider: OidcProvider) -> None:

@@ -107,8 +107,14 @@ class AccessMiddleware:
             return
         needed = required_role(str(scope.get("method", "GET")), str(scope.get("path", "")))
         if principal.role is None or principal.role < needed:
+            session = scope.get("state", {}).get("session")
             await _refuse(
-                send, 403, "forbidden", _denial(principal, needed), page=_wants_page(scope)
+                send,
+                403,
+                "forbidden",
+                _denial(principal, needed),
+                page=_wants_page(scope),
+                csrf=session.csrf_token if session is not None else None,
             )
             return
         scope.setdefault("state", {})["principal"] = principal
@@ -174,13 +180,28 @@ def _denial(principal: Principal, needed: Role) -> str:
     return f"{who} has the {principal.role.name} role; this needs {needed.name}"
 
 
-async def _refuse(send: Send, status: int, code: str, message: str, *, page: bool = False) -> None:
+async def _refuse(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    page: bool = False,
+    csrf: str | None = None,
+) -> None:
     if page:
+        # Someone signed in with the wrong account can switch from here.
+        sign_out = (
+            '<form method="post" action="/auth/logout"><input type="hidden" name="csrf" '
+            f'value="{html.escape(csrf)}"><button type="submit">Sign out</button></form>'
+            if csrf
+            else ""
+        )
         body = (
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not allowed'
             ' · EXOS Analytics</title><link rel="stylesheet" href="/assets/portal.css"></head>'
             f'<body class="login"><main><h1>Not allowed</h1><p class="error" role="alert">'
-            f"{html.escape(message)}</p></main></body></html>"
+            f"{html.escape(message)}</p>{sign_out}</main></body></html>"
         ).encode()
         kind = b"text/html; charset=utf-8"
     else:
