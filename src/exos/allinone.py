@@ -26,6 +26,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from exos.demo_bookkeeping import DEMO_BOOKKEEPING
 from exos_common.bus.memory import InProcessBus
@@ -71,6 +72,19 @@ def durable_bus(directory: Path) -> InProcessBus:
         max_pending_bytes=settings.bus_max_pending_bytes,
         segment_bytes=settings.bus_segment_bytes,
     )
+
+
+LOCAL_HOST_NAMES = ("localhost", "127.0.0.1", "[::1]")
+WILDCARD_BINDS = ("0.0.0.0", "::", "")
+
+
+def portal_host_names(bind: str, extra: list[str]) -> list[str]:
+    """The Host names the portal answers: a page of another site that points its own
+    name at this machine (DNS rebinding) sends its own Host and is refused."""
+    names = list(LOCAL_HOST_NAMES)
+    if bind not in WILDCARD_BINDS:
+        names.append(f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind)
+    return list(dict.fromkeys([*names, *(name.lower() for name in extra)]))
 
 
 def all_in_one_gateway_settings(otlp_url: str | None = None) -> GatewaySettings:
@@ -191,6 +205,11 @@ class Platform:
             gateway_settings,
             services=[enrich, *readers],
             banner=OPEN_BANNER if gateway_settings.gateway_auth == "none" else None,
+        )
+        portal.add_middleware(
+            TrustedHostMiddleware,
+            allowed_hosts=portal_host_names(listening, gateway_settings.extra_allowed_hosts),
+            www_redirect=False,
         )
         host = self.options.host
         self._servers = [

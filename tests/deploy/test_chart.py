@@ -346,6 +346,13 @@ def test_workload_identity_labels_pods_and_annotates_the_service_account() -> No
         (["serviceAccount.workloadIdentity.enabled=true"], "clientId"),
         (["services.ingest.port=70000"], "maximum"),
         (["services.search.enabled=true"], "additional properties 'search' not allowed"),
+        (
+            [
+                "string:services.gateway.config.EXOS_GATEWAY_AUTH=oidc",
+                "string:services.gateway.config.EXOS_GATEWAY_OIDC_ISSUER=https://idp.example",
+            ],
+            "EXOS_GATEWAY_OIDC_AUDIENCE",
+        ),
     ],
 )
 def test_values_schema_refuses_bad_values(sets: list[str], message: str) -> None:
@@ -353,6 +360,17 @@ def test_values_schema_refuses_bad_values(sets: list[str], message: str) -> None
     assert result.returncode != 0
     assert "values don't meet the specifications of the schema" in result.stderr
     assert message in result.stderr, result.stderr
+
+
+def test_oidc_with_issuer_and_audience_renders() -> None:
+    docs = render(
+        sets=[
+            "string:services.gateway.config.EXOS_GATEWAY_AUTH=oidc",
+            "string:services.gateway.config.EXOS_GATEWAY_OIDC_ISSUER=https://idp.example",
+            "string:services.gateway.config.EXOS_GATEWAY_OIDC_AUDIENCE=api://exos",
+        ]
+    )
+    assert "api://exos" in str(docs)
 
 
 def test_helm_test_pod_checks_every_service_readiness() -> None:

@@ -43,6 +43,7 @@ NOT_APPLICABLE = {
     "EXOS_BUS_FSYNC": "the all-in-one mode's in-process bus only; pods use Kafka",
     "EXOS_BUS_MAX_PENDING_BYTES": "the all-in-one mode's in-process bus only; pods use Kafka",
     "EXOS_BUS_SEGMENT_BYTES": "the all-in-one mode's in-process bus only; pods use Kafka",
+    "EXOS_ALLOWED_HOSTS": "the all-in-one mode's Host check; in a cluster the ingress routes hosts",
 }
 # Where the chart's default deliberately differs from the code's, and why.
 CHART_OVERRIDES = {

@@ -19,6 +19,8 @@ from exos_query_api.app import create_app as create_query_api
 from exos_replay.app import create_app as create_replay
 
 TOKEN = "walk-every-route"
+VIEWER_TOKEN = "walk-as-viewer"
+ANALYST_TOKEN = "walk-as-analyst"
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
 
 
@@ -29,7 +31,8 @@ def gateway(migrated_store: Store) -> Iterator[TestClient]:
         create_replay(store=migrated_store),
         create_insights(store=migrated_store),
     ]
-    app = create_app(GatewaySettings(gateway_tokens=TOKEN), services=services)
+    tokens = f"{TOKEN},viewer:{VIEWER_TOKEN}:viewer,analyst:{ANALYST_TOKEN}:analyst"
+    app = create_app(GatewaySettings(gateway_tokens=tokens), services=services)
     with TestClient(app, follow_redirects=False) as client:
         yield client
 
@@ -66,3 +69,21 @@ def test_portal_pages_need_a_session(gateway: TestClient) -> None:
     answer = gateway.get("/", headers={"Accept": "text/html"})
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/login")
+
+
+def test_every_documented_route_is_given_to_the_right_roles(gateway: TestClient) -> None:
+    spec = gateway.get("/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    operations = [(m, p) for m, p in _operations(spec) if p not in PUBLIC]
+
+    def status(token: str, method: str, path: str) -> int:
+        answer = gateway.request(method, path, headers={"Authorization": f"Bearer {token}"})
+        return answer.status_code
+
+    insights = [(m, p) for m, p in operations if p.startswith("/api/insights")]
+    others = [(m, p) for m, p in operations if not p.startswith("/api/insights")]
+    assert {m for m, _ in insights} == {"GET", "POST"} and len(others) >= 30
+    assert {m for m, _ in others} == {"GET"}  # every read service's route is a read
+    assert [(m, p) for m, p in insights if status(VIEWER_TOKEN, m, p) != 403] == []
+    assert [(m, p) for m, p in others if status(VIEWER_TOKEN, m, p) in (401, 403)] == []
+    for method, path in insights:
+        assert status(ANALYST_TOKEN, method, path) not in (401, 403), (method, path)

@@ -63,6 +63,12 @@ def page(browser: Browser) -> Iterator[Page]:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # What the gateway's Content-Security-Policy blocked is a console message, not a
+    # page error: a portal that needs more than the policy allows fails here.
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     yield page
     page.close()
     assert errors == [], errors

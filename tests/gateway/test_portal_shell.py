@@ -74,7 +74,11 @@ def test_a_time_range_without_data_shows_empty_views(browser: Browser) -> None:
         settings = GatewaySettings(gateway_auth="none", query_api_url=upstream)
         with serve_in_thread(create_app(settings)) as base:
             page.goto(base + "/analytics")
-            page.wait_for_function("document.querySelectorAll('[data-state=loading]').length === 0")
+            # A function, not a bare expression: Playwright evaluates the latter with
+            # eval, which the portal's Content-Security-Policy refuses.
+            page.wait_for_function(
+                "() => document.querySelectorAll('[data-state=loading]').length === 0"
+            )
             found = page.eval_on_selector_all(
                 "[data-view]", "els => els.map(e => [e.dataset.view, e.dataset.state])"
             )
@@ -193,15 +197,23 @@ def test_layout_banner_docs_and_assets(tmp_path: Path) -> None:
 
 
 def test_pages_and_config_need_a_sign_in_when_auth_is_on() -> None:
-    settings = GatewaySettings(gateway_tokens="t0ken", gateway_instrument=True)
+    settings = GatewaySettings(
+        gateway_tokens="t0ken", gateway_instrument=True, gateway_cookie_secure=False
+    )
     with TestClient(create_app(settings), follow_redirects=False) as c:
         for path in [*PAGES, "/guide"]:
             answer = c.get(path, headers={"accept": "text/html"})
             assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
         assert c.get("/portal/config.json").status_code == 401
         assert c.get("/assets/portal.css").status_code == 200  # the login page's styles
-        signed = c.get("/portal/config.json", headers={"authorization": "Bearer t0ken"})
+        # A bearer token has no session to end: no sign-out button, no CSRF token.
+        bearer = c.get("/portal/config.json", headers={"authorization": "Bearer t0ken"})
+        assert bearer.status_code == 200
+        assert bearer.json()["signOut"] is False and bearer.json()["csrf"] is None
+        c.post("/auth/login", data={"token": "t0ken", "next": "/"})
+        signed = c.get("/portal/config.json")
         assert signed.status_code == 200 and signed.json()["signOut"] is True
+        assert len(signed.json()["csrf"]) >= 32
         page = c.get("/", headers={"authorization": "Bearer t0ken"}).text
         assert "/assets/vendor/hyperdx.js" in page
 

@@ -34,6 +34,8 @@ def _query_api() -> FastAPI:
             "authorization": request.headers.get("authorization"),
             "cookie": request.headers.get("cookie"),
             "forwarded_for": request.headers.get("x-forwarded-for"),
+            "user": request.headers.get("x-exos-user"),
+            "role": request.headers.get("x-exos-role"),
         }
 
     @app.post("/api/process/funnel")
@@ -65,7 +67,7 @@ def query_api_url() -> Iterator[str]:
 @pytest.fixture
 def gateway(query_api_url: str) -> Iterator[TestClient]:
     settings = GatewaySettings(
-        gateway_tokens=TOKEN,
+        gateway_tokens=f"{TOKEN},ci-bot:{TOKEN}-viewer:viewer",
         query_api_url=query_api_url,
         replay_url="http://127.0.0.1:9",  # nothing listens there
         insights_url="http://127.0.0.1:9",
@@ -83,6 +85,17 @@ def test_routed_get_reaches_the_service_without_the_callers_credentials(
     assert body["limit"] == 3
     assert body["authorization"] is None and body["cookie"] is None
     assert body["forwarded_for"] == "testclient"
+
+
+def test_the_service_learns_who_asks_from_the_gateway_only(gateway: TestClient) -> None:
+    forged = {"X-Exos-User": "mallory", "X-Exos-Role": "admin"}
+    viewer = {"Authorization": f"Bearer {TOKEN}-viewer", **forged}
+    body = gateway.get("/api/stats", headers=viewer).json()
+    assert (body["user"], body["role"]) == ("ci-bot", "viewer")
+    body = gateway.get("/api/stats", headers={**AUTH, **forged}).json()
+    assert (body["user"], body["role"]) == ("token-1", "admin")
+    refused = gateway.post("/api/process/funnel", json={"steps": []}, headers=viewer)
+    assert refused.status_code == 403
 
 
 def test_post_bodies_and_streams_pass_through(gateway: TestClient) -> None:

@@ -20,13 +20,17 @@ from prometheus_client import CollectorRegistry
 from exos_common.service.errors import error_response, install_error_handlers
 from exos_common.service.health import health_router
 from exos_gateway.access import AccessMiddleware
-from exos_gateway.auth import create_authenticator
+from exos_gateway.api_docs import api_docs_router
+from exos_gateway.auth import create_authenticator, create_provider
+from exos_gateway.headers import SameOriginMiddleware, SecurityHeadersMiddleware
 from exos_gateway.login import login_router
 from exos_gateway.openapi import UpstreamDocuments, merge
 from exos_gateway.pages import pages_router
 from exos_gateway.proxy import Upstream, forward, match
 from exos_gateway.routes import upstream_routes
+from exos_gateway.sessions import SessionStore
 from exos_gateway.settings import GatewaySettings
+from exos_gateway.sso import PortalSignOn
 
 PROXIED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -36,10 +40,15 @@ def create_app(
     *,
     services: Sequence[FastAPI] | None = None,
     banner: str | None = None,
+    sessions: SessionStore | None = None,
 ) -> FastAPI:
     """`services`: mount these apps' routed paths instead of forwarding (all-in-one).
-    `banner`: a line every page shows (e.g. that the portal runs without login)."""
+    `banner`: a line every page shows (e.g. that the portal runs without login).
+    `sessions`: the portal's session store (tests pass one with their own clock)."""
     settings = settings or GatewaySettings()
+    if sessions is None:
+        secret = settings.gateway_session_secret
+        sessions = SessionStore(secret.get_secret_value() if secret else None)
     routes = upstream_routes(settings)
     client = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.gateway_upstream_timeout_s, connect=5.0),
@@ -58,16 +67,32 @@ def create_app(
         version="0.1.0",
         description="The portal's API: process mining, product analytics, site health, "
         "session replay and Ask AI.",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    authenticator = create_authenticator(settings)
-    app.add_middleware(AccessMiddleware, authenticator=authenticator)
+    provider = create_provider(settings)
+    authenticator = create_authenticator(settings, provider)
+    sign_on = (
+        PortalSignOn(provider, settings, sessions)
+        if provider is not None and settings.gateway_oidc_client_id
+        else None
+    )
+    # Added last runs first: headers on every answer, then the origin check, then auth.
+    app.add_middleware(
+        AccessMiddleware,
+        authenticator=authenticator,
+        sessions=sessions,
+        sign_on=sign_on,
+        secure_cookie=settings.gateway_cookie_secure,
+    )
+    app.add_middleware(SameOriginMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.include_router(health_router(CollectorRegistry(), _readiness(client, routes, services)))
-    app.include_router(login_router(authenticator, secure_cookie=settings.gateway_cookie_secure))
-    app.include_router(pages_router(settings, banner=banner, auth_enforced=authenticator.enforced))
+    app.include_router(login_router(authenticator, sessions, settings, sign_on))
+    app.include_router(api_docs_router())
+    app.include_router(pages_router(settings, banner=banner))
 
     if services is not None:
         _mount(app, services, routes)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from exos_common.service.errors import error_response
 from exos_gateway.guide import Guide
+from exos_gateway.roles import required_role
 from exos_gateway.settings import GatewaySettings
 
 PORTAL_DIR = (Path(__file__).parent / "portal").resolve()
@@ -68,14 +69,31 @@ SHELL_MODULES = (
 ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
+def csrf_token(request: Request) -> str | None:
+    """The sign-out form's CSRF token: that of the request's portal session, if any."""
+    session = getattr(request.state, "session", None)
+    return session.csrf_token if session is not None else None
+
+
+def may_ask(request: Request) -> bool:
+    """Whether the request's principal may use Ask AI (the shell hides it otherwise)."""
+    principal = getattr(request.state, "principal", None)
+    role = principal.role if principal is not None else None
+    return role is not None and role >= required_role("GET", "/ask")
+
+
 def shell_config(
-    settings: GatewaySettings, *, banner: str | None, auth_enforced: bool
+    settings: GatewaySettings, *, banner: str | None, csrf: str | None, ask_ai: bool = True
 ) -> dict[str, Any]:
     """What the shell (portal.js) needs: inlined in the portal's pages, and served at
-    `/portal/config.json` to the services' own pages (Ask AI) that load the shell."""
+    `/portal/config.json` to the services' own pages (Ask AI) that load the shell.
+    `csrf`: the session's token that the sign-out form must carry (no session: no
+    sign-out button). `ask_ai`: whether to show Ask AI in the navigation."""
     return {
         "banner": banner,
-        "signOut": auth_enforced,
+        "signOut": csrf is not None,
+        "csrf": csrf,
+        "askAi": ask_ai,
         "ingestUrl": settings.gateway_instrument_url,
         "instrument": (
             {
@@ -95,13 +113,14 @@ def layout(
     *,
     module: str | None,
     banner: str | None,
-    auth_enforced: bool,
+    csrf: str | None,
     settings: GatewaySettings,
     imports: tuple[str, ...] = (),
+    ask_ai: bool = True,
 ) -> str:
     """The whole document around a page's main content. The shell (portal.js) draws the
     navigation, time range and filters into `#shell` from the config below."""
-    config_json = json.dumps(shell_config(settings, banner=banner, auth_enforced=auth_enforced))
+    config_json = json.dumps(shell_config(settings, banner=banner, csrf=csrf, ask_ai=ask_ai))
     # `</` cannot end the JSON's script element early.
     config_json = config_json.replace("</", "<\\/")
     instrument = (
@@ -142,15 +161,17 @@ def layout(
 </body></html>"""
 
 
-def pages_router(
-    settings: GatewaySettings, *, banner: str | None, auth_enforced: bool
-) -> APIRouter:
+def pages_router(settings: GatewaySettings, *, banner: str | None) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     guide = Guide(settings.gateway_docs_dir)
     node_modules = settings.gateway_web_dir / "node_modules"
 
     def render(
-        title: str, main: str, module: str | None, imports: tuple[str, ...] = ()
+        request: Request,
+        title: str,
+        main: str,
+        module: str | None,
+        imports: tuple[str, ...] = (),
     ) -> HTMLResponse:
         return HTMLResponse(
             layout(
@@ -158,17 +179,19 @@ def pages_router(
                 main,
                 module=module,
                 banner=banner,
-                auth_enforced=auth_enforced,
+                csrf=csrf_token(request),
+                ask_ai=may_ask(request),
                 settings=settings,
                 imports=imports,
             )
         )
 
-    def page_route(page: Page) -> Callable[[], HTMLResponse]:
-        # No parameters: FastAPI would read them from the query (`?page=` is a filter).
-        def serve() -> HTMLResponse:
+    def page_route(page: Page) -> Callable[[Request], HTMLResponse]:
+        # Only the request: FastAPI would read other parameters from the query (`?page=`
+        # is a filter).
+        def serve(request: Request) -> HTMLResponse:
             fragment = (PORTAL_DIR / page.fragment).read_text()
-            return render(page.title, fragment, page.module, page.imports)
+            return render(request, page.title, fragment, page.module, page.imports)
 
         return serve
 
@@ -176,20 +199,22 @@ def pages_router(
         router.add_api_route(path, page_route(page), response_class=HTMLResponse)
 
     @router.get("/portal/config.json")
-    async def config() -> dict[str, Any]:
-        return shell_config(settings, banner=banner, auth_enforced=auth_enforced)
+    async def config(request: Request) -> dict[str, Any]:
+        return shell_config(
+            settings, banner=banner, csrf=csrf_token(request), ask_ai=may_ask(request)
+        )
 
     @router.get("/guide", response_class=HTMLResponse)
-    async def guide_index() -> HTMLResponse:
-        return render("Docs", guide.index_html(), "guide.js")
+    async def guide_index(request: Request) -> HTMLResponse:
+        return render(request, "Docs", guide.index_html(), "guide.js")
 
     @router.get("/guide/{slug}", response_class=HTMLResponse)
-    async def guide_document(slug: str) -> Response:
+    async def guide_document(request: Request, slug: str) -> Response:
         document = guide.document_html(slug)
         if document is None:
             return error_response(404, "not_found", f"no document named {slug!r}")
         title, body = document
-        return render(title, body, "guide.js")
+        return render(request, title, body, "guide.js")
 
     @router.get("/docs")
     async def docs_moved() -> RedirectResponse:

@@ -38,9 +38,12 @@ const NAV = [
   { href: "/sessions", label: "Sessions", key: "s" },
   { href: "/analytics", label: "Product Analytics", key: "a" },
   { href: "/site-health", label: "Site Health", key: "w" },
-  { href: "/ask", label: "Ask AI", key: "i" },
+  { href: "/ask", label: "Ask AI", key: "i", shownIf: "askAi" },
   { href: "/guide", label: "Docs", key: "d" },
 ];
+
+// What this user may open: the gateway says whether their role reaches Ask AI.
+const nav = () => NAV.filter((item) => !item.shownIf || CONFIG[item.shownIf] !== false);
 
 const PRESETS = [
   { label: "Last hour", ms: 3600e3 },
@@ -483,7 +486,7 @@ function drawShell() {
   const shell = document.getElementById("shell");
   if (!shell) return;
   const here = location.pathname;
-  const links = NAV.map((item) => {
+  const links = nav().map((item) => {
     const active = item.href === "/" ? here === "/" : here.startsWith(item.href);
     return h("a", { href: sharedHref(item.href), "aria-current": active ? "page" : null, "data-nav": item.key }, item.label);
   });
@@ -495,7 +498,11 @@ function drawShell() {
       h("nav.main-nav", { "aria-label": "Portal" }, links, h("a", { href: "/api/docs" }, "API")),
       h("button.time", { type: "button", id: "time-button", title: "Time range (t)", onclick: openTimePicker }, "Time: ", rangeLabel()),
       h("button.help", { type: "button", title: "Keyboard shortcuts (?)", onclick: () => shortcuts.showOverlay() }, "?"),
-      CONFIG.signOut ? h("form.signout", { method: "post", action: "/auth/logout" }, h("button", { type: "submit" }, "Sign out")) : null,
+      CONFIG.signOut
+        ? h("form.signout", { method: "post", action: "/auth/logout" },
+            h("input", { type: "hidden", name: "csrf", value: CONFIG.csrf }),
+            h("button", { type: "submit" }, "Sign out"))
+        : null,
     ),
     filterBar(),
   );
@@ -504,7 +511,7 @@ function drawShell() {
 // ---------------------------------------------------------------- keyboard
 
 export const shortcuts = createShortcuts(dialog, h);
-for (const item of NAV) {
+for (const item of nav()) {
   shortcuts.add(`g ${item.key}`, `Go to ${item.label}`, () => location.assign(sharedHref(item.href)), "Navigation");
 }
 shortcuts.add("/", "Focus the filter", () => document.getElementById("filter-value")?.focus(), "Everywhere");
