@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from exos_common.bus import OutgoingRecord
 from exos_common.bus.memory import InProcessBus
 from exos_common.schema import migrate
 from exos_common.settings import StoreSettings
@@ -99,7 +100,7 @@ async def test_hostile_traffic_among_valid_sessions(pipeline: InProcessPipeline)
 async def test_records_ingest_never_produces_are_quarantined_alone(
     pipeline: InProcessPipeline,
 ) -> None:
-    async def publish(records: list) -> None:  # type: ignore[type-arg]
+    async def publish(records: Sequence[OutgoingRecord]) -> None:
         await pipeline.bus.publish_many(records)
 
     await checks.bypass_run(
