@@ -64,6 +64,10 @@ def poster(client: httpx.AsyncClient, api_key: str) -> Post:
     return post
 
 
+async def wait_retry_after(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
 async def _send_one(post: Post, request: OtlpRequest, ledger: Ledger) -> None:
     for _ in range(RETRIES):
         started = time.monotonic()
@@ -80,7 +84,7 @@ async def _send_one(post: Post, request: OtlpRequest, ledger: Ledger) -> None:
         if not busy:
             break
         ledger.retried += 1  # a sender retries a busy answer; the records must still land
-        await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+        await wait_retry_after(float(response.headers.get("retry-after", "1")))
     if status not in request.status:
         ledger.problems.append(f"{request.name}: {status}, expected {sorted(request.status)}")
         return
