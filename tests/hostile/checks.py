@@ -51,6 +51,15 @@ async def assert_writer_healthy(readyz: Get, metrics: Get) -> None:
     assert gauge((await metrics()).text, "exos_writer_stalled_partitions") == 0
 
 
+async def watch_readiness(readyz: Get, unready: list[str], every_s: float = 0.5) -> None:
+    """Poll the writer's /readyz until cancelled, noting every answer that is not 200."""
+    while True:
+        answer = await readyz()
+        if answer.status_code != 200:
+            unready.append(answer.text)
+        await asyncio.sleep(every_s)
+
+
 def whole(sessions: Sequence[str], spans: int, logs: int) -> dict[str, tuple[int, int, int, int]]:
     return {session: (spans, spans, logs, logs) for session in sessions}
 
@@ -62,8 +71,14 @@ async def hostile_run(post: Post, store: Store, readyz: Get, metrics: Get) -> Le
     # The database may hold an earlier test's rows: count from here.
     before = {signal: stored(store, signal) for signal in (TRACES, LOGS)}
     quarantined_before = len(quarantine(store))
-    ledger = await send_all(post, interleaved(run, VALID_SESSIONS, hostile, now_ns))
+    unready: list[str] = []
+    watcher = asyncio.create_task(watch_readiness(readyz, unready))
+    try:
+        ledger = await send_all(post, interleaved(run, VALID_SESSIONS, hostile, now_ns))
+    finally:
+        watcher.cancel()
     assert not ledger.problems, "\n".join(ledger.problems)
+    assert unready == []  # the writer stayed ready while the hostile traffic went through
 
     # Every accepted record is stored once or quarantined: the counts meet and stay met.
     def landed() -> bool:
