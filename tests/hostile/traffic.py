@@ -30,24 +30,11 @@ INGEST_TESTS = Path(__file__).parents[2] / "services" / "ingest" / "tests"
 
 
 def _ingest_test_module(name: str) -> ModuleType:
-    """A module of ingest's tests. They import their helpers by bare name, and the corpus
-    imports `conftest` meaning ingest's own; here the repository root's conftest.py holds
-    that name, so ingest's is lent to it for the import."""
+    """A module of ingest's tests, imported by its bare name as ingest's tests import
+    their own helpers (`ingest_samples`, `ingest_testkit`)."""
     if str(INGEST_TESTS) not in sys.path:
         sys.path.insert(0, str(INGEST_TESTS))
-    root_conftest = sys.modules.get("conftest")
-    spec = importlib.util.spec_from_file_location("conftest", INGEST_TESTS / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    ingest_conftest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ingest_conftest)
-    sys.modules["conftest"] = ingest_conftest
-    try:
-        return importlib.import_module(name)
-    finally:
-        if root_conftest is None:
-            del sys.modules["conftest"]
-        else:
-            sys.modules["conftest"] = root_conftest
+    return importlib.import_module(name)
 
 
 corpus = _ingest_test_module("test_hostile_corpus")
