@@ -172,11 +172,25 @@ async def test_allowlist_grants_listed_origins_only(
 
 @pytest.mark.parametrize(
     "origins",
-    ["shop.example", "https://shop.example/", "https://shop.example/path", "https://", "*.example"],
+    [
+        "shop.example",
+        "https://shop.example/",
+        "https://shop.example/path",
+        "https://",
+        "*.example",
+        "https://*.example",
+        "http://[::1",
+    ],
 )
 def test_values_that_are_not_origins_are_refused(origins: str) -> None:
     with pytest.raises(ValidationError, match="is not an origin"):
         IngestSettings(ingest_cors_origins=f"https://ok.example,{origins}")
+
+
+def test_ports_and_ipv6_literals_are_origins() -> None:
+    origins = "http://localhost:3000,http://[::1]:5173,https://192.0.2.7"
+    settings = IngestSettings(ingest_cors_origins=origins)
+    assert settings.cors_origins(distributed=True) == origins.split(",")
 
 
 def test_origins_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

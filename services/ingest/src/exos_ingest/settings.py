@@ -12,8 +12,11 @@ from pydantic_settings import SettingsConfigDict
 from exos_common.settings import KafkaSettings, RetentionSettings, RuntimeSettings, split_list
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-# What a browser sends as `Origin`: scheme, host, optional port; no path, no trailing slash.
-_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:]+(:[0-9]{1,5})?", re.IGNORECASE)
+# What a browser sends as `Origin`: scheme, host (or [IPv6]), optional port; no path, no
+# trailing slash, no wildcard inside (it would never match: origins compare exactly).
+_ORIGIN = re.compile(
+    r"[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[^/\s:*\[\]]+)(:[0-9]{1,5})?", re.IGNORECASE
+)
 
 
 class IngestSettings(KafkaSettings, RetentionSettings, RuntimeSettings):
