@@ -10,6 +10,10 @@ LAPTOP_VALUES = {
     "EXOS_ENVIRONMENT": "development",  # dev tokens and keys are fine on a laptop
     "EXOS_GATEWAY_COOKIE_SECURE": "false",  # plain HTTP on localhost
 }
+# Settings the chart leaves to the service's default that a laptop sets, by file.
+LAPTOP_ADDED = {
+    "ingest.env": {"EXOS_INGEST_CORS_ORIGINS": "*"},  # any local page may post telemetry
+}
 ENV_DIR = REPO / "deploy" / "compose" / "env"
 
 
@@ -19,7 +23,8 @@ def expected_files() -> dict[str, dict[str, str]]:
     for service in SERVICES:
         files[f"{service}.env"] = dict(maps[object_name(service)].get("data") or {})
     return {
-        name: {k: LAPTOP_VALUES.get(k, v) for k, v in data.items()} for name, data in files.items()
+        name: {k: LAPTOP_VALUES.get(k, v) for k, v in data.items()} | LAPTOP_ADDED.get(name, {})
+        for name, data in files.items()
     }
 
 
@@ -29,11 +34,10 @@ def _header(name: str) -> str:
     lines.append(
         "# `uv run python -m tests.deploy.write_compose_env` (test_compose keeps them equal)."
     )
-    changed = [k for k in LAPTOP_VALUES if k in expected_files()[name]]
+    laptop = LAPTOP_VALUES | LAPTOP_ADDED.get(name, {})
+    changed = [k for k in laptop if k in expected_files()[name]]
     if changed:
-        lines.append(
-            "# On a laptop: " + ", ".join(f"{k}={LAPTOP_VALUES[k]}" for k in changed) + "."
-        )
+        lines.append("# On a laptop: " + ", ".join(f"{k}={laptop[k]}" for k in changed) + ".")
     return "\n".join(lines)
 
 

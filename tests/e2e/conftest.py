@@ -58,7 +58,12 @@ def e2e_store(platform_env: dict[str, str]) -> Iterator[Store]:
 
 
 # Shorter than the defaults so the tests wait less; the benchmarks keep the defaults.
-TEST_OVERRIDES = {"EXOS_WRITER_BATCH_AGE_S": "0.2", "EXOS_ENRICH_SIGNAL_SETTLE_S": "2"}
+# The test page is served on its own origin (a free port), so ingest grants any origin.
+TEST_OVERRIDES = {
+    "EXOS_WRITER_BATCH_AGE_S": "0.2",
+    "EXOS_ENRICH_SIGNAL_SETTLE_S": "2",
+    "EXOS_INGEST_CORS_ORIGINS": "*",
+}
 
 
 @pytest.fixture

@@ -37,7 +37,10 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = IngestSettings()
     assert settings.api_keys == ["a", "b"]
     assert [str(n) for n in settings.trusted_proxies] == ["10.0.0.0/8", "192.168.1.1/32"]
-    assert settings.cors_origins == ["https://shop.example", "https://admin.example"]
+    assert settings.cors_origins(distributed=True) == [
+        "https://shop.example",
+        "https://admin.example",
+    ]
     assert settings.kafka_publish_timeout_s == 2.5
     assert settings.ingest_max_body_bytes == 16 * 1024 * 1024
 

@@ -18,7 +18,7 @@ from exos_common.service.errors import install_error_handlers
 from exos_common.service.health import health_router
 from exos_ingest.api.otlp import OtlpReceiver, otlp_router
 from exos_ingest.metrics import IngestMetrics
-from exos_ingest.settings import IngestSettings
+from exos_ingest.settings import IngestSettings, refuse_anonymous_distributed
 
 log = get_logger("exos_ingest")
 
@@ -36,9 +36,15 @@ def create_app(
     """With `bus=None` the app owns a Kafka bus: it starts it, creates the pipeline topics
     and stops it in its lifespan. A bus passed in is used as it is (its owner starts and
     stops it). `clock` (Unix ns) is the receive time that records' clocks are judged by;
-    tests fix it."""
+    tests fix it.
+
+    Owning the Kafka bus is distributed mode (`exos serve ingest`): there, no API keys is
+    refused unless anonymous access is switched on, and CORS grants only the configured
+    origins."""
     settings = settings or IngestSettings()
     owns_bus = bus is None
+    if owns_bus:
+        refuse_anonymous_distributed(settings)
     the_bus: Bus = create_bus("kafka", settings) if bus is None else bus
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
@@ -49,6 +55,7 @@ def create_app(
             log.warning(
                 "ingest_open",
                 message="EXOS_INGEST_API_KEYS is unset: anyone reaching ingest can send data",
+                allow_anonymous=settings.ingest_allow_anonymous,
             )
         if owns_bus:
             await the_bus.start()
@@ -57,7 +64,12 @@ def create_app(
             except BaseException:
                 await the_bus.stop()
                 raise
-        log.info("ingest_started", kafka=settings.kafka_bootstrap if owns_bus else "given")
+        log.info(
+            "ingest_started",
+            kafka=settings.kafka_bootstrap if owns_bus else "given",
+            cors_origins=settings.cors_origins(distributed=owns_bus),
+            rate_limit_records_per_s=settings.ingest_rate_limit_records_per_s,
+        )
         try:
             yield
         finally:
@@ -74,7 +86,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=settings.cors_origins,
+        allow_origins=settings.cors_origins(distributed=owns_bus),
         allow_methods=["POST"],
         allow_headers=CORS_HEADERS,
         expose_headers=["Retry-After"],

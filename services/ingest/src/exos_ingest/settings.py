@@ -4,6 +4,7 @@ fields, all read from `EXOS_*` variables."""
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -11,6 +12,11 @@ from pydantic_settings import SettingsConfigDict
 from exos_common.settings import KafkaSettings, RetentionSettings, RuntimeSettings, split_list
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# What a browser sends as `Origin`: scheme, host (or [IPv6]), optional port; no path, no
+# trailing slash, no wildcard inside (it would never match: origins compare exactly).
+_ORIGIN = re.compile(
+    r"[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[^/\s:*\[\]]+)(:[0-9]{1,5})?", re.IGNORECASE
+)
 
 
 class IngestSettings(KafkaSettings, RetentionSettings, RuntimeSettings):
@@ -21,7 +27,13 @@ class IngestSettings(KafkaSettings, RetentionSettings, RuntimeSettings):
     ingest_api_keys: str | None = Field(
         None,
         description="Comma-separated API keys accepted on `/v1/*` (the SDK's `apiKey`, sent as "
-        "`authorization: <key>` or `Bearer <key>`). Unset: ingest is open (a warning is logged).",
+        "`authorization: <key>` or `Bearer <key>`). Unset: `exos serve ingest` refuses to start "
+        "unless EXOS_INGEST_ALLOW_ANONYMOUS=true; `exos up` runs open (a warning is logged).",
+    )
+    ingest_allow_anonymous: bool = Field(
+        False,
+        description="`true` lets `exos serve ingest` run without EXOS_INGEST_API_KEYS: anyone "
+        "who reaches it can send data (a warning is logged).",
     )
     ingest_max_body_bytes: int = Field(
         16 * 1024 * 1024,
@@ -44,15 +56,30 @@ class IngestSettings(KafkaSettings, RetentionSettings, RuntimeSettings):
         description="Comma-separated CIDRs of reverse proxies whose `X-Forwarded-For` is "
         "believed (e.g. `10.0.0.0/8`). Empty: the client IP is the TCP peer.",
     )
-    ingest_cors_origins: str = Field(
-        "*",
-        description="Comma-separated origins allowed to post from browsers (`*`: any).",
+    ingest_cors_origins: str | None = Field(
+        None,
+        description="Comma-separated origins allowed to post from browsers, e.g. "
+        "`https://app.example.com` (`*`: any, explicitly). Unset: `exos up` allows any origin; "
+        "`exos serve ingest` allows none (browsers get no CORS grant).",
     )
     ingest_cors_max_age_s: int = Field(
         7200, ge=0, description="How long browsers may cache a CORS preflight answer."
     )
     ingest_retry_after_s: int = Field(
         5, ge=1, description="`Retry-After` seconds sent with 503 when Kafka does not acknowledge."
+    )
+
+    ingest_rate_limit_records_per_s: float = Field(
+        0,
+        ge=0,
+        description="Records (spans, log records, data points) per second each API key may "
+        "send, per ingest replica; over it requests get 429 with `Retry-After`. 0: no limit.",
+    )
+    ingest_rate_limit_burst: int = Field(
+        0,
+        ge=0,
+        description="Records a key may send at once above its rate (its bucket's size). "
+        "0: one second's worth of EXOS_INGEST_RATE_LIMIT_RECORDS_PER_S.",
     )
 
     ingest_max_concurrent_requests: int = Field(
@@ -127,6 +154,17 @@ class IngestSettings(KafkaSettings, RetentionSettings, RuntimeSettings):
                 raise ValueError(f"EXOS_INGEST_TRUSTED_PROXIES: {cidr!r} is not a CIDR") from exc
         return value
 
+    @field_validator("ingest_cors_origins")
+    @classmethod
+    def _valid_origins(cls, value: str | None) -> str | None:
+        for origin in split_list(value):
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"EXOS_INGEST_CORS_ORIGINS: {origin!r} is not an origin "
+                    "(scheme://host[:port], no path) nor `*`"
+                )
+        return value
+
     @property
     def api_keys(self) -> list[str]:
         return split_list(self.ingest_api_keys)
@@ -137,6 +175,22 @@ class IngestSettings(KafkaSettings, RetentionSettings, RuntimeSettings):
             ipaddress.ip_network(c, strict=False) for c in split_list(self.ingest_trusted_proxies)
         ]
 
-    @property
-    def cors_origins(self) -> list[str]:
+    def cors_origins(self, *, distributed: bool) -> list[str]:
+        """The configured origins; unset, any origin on localhost (`exos up`) and none in
+        distributed mode, where the deployment must name the sites that embed the SDK."""
+        if self.ingest_cors_origins is None:
+            return [] if distributed else ["*"]
         return split_list(self.ingest_cors_origins)
+
+    @property
+    def rate_limit_burst(self) -> float:
+        return float(self.ingest_rate_limit_burst or self.ingest_rate_limit_records_per_s)
+
+
+def refuse_anonymous_distributed(settings: IngestSettings) -> None:
+    """Distributed ingest faces the internet: without keys it must be opened on purpose."""
+    if not settings.api_keys and not settings.ingest_allow_anonymous:
+        raise ValueError(
+            "ingest refuses to start without API keys: set EXOS_INGEST_API_KEYS "
+            "(comma-separated), or EXOS_INGEST_ALLOW_ANONYMOUS=true to accept data from anyone"
+        )

@@ -13,6 +13,7 @@ from typing import Any
 
 from exos_common.logs import get_logger
 from exos_common.store import Store, StoreError, StoreUnavailable
+from exos_insights import prompt_data
 
 log = get_logger("exos.insights.grounding")
 
@@ -23,6 +24,11 @@ MAX_VALUES = 12
 # cheap on a large otel_traces (the taxonomy counts still cover everything).
 SAMPLE_DAYS = 7
 _SETTINGS = {"max_execution_time": 30, "readonly": 2}
+# In the prompt: keys listed per SpanName, characters of a value, of a "name: count" item.
+_KEYS_PER_SPAN_NAME = 60
+_VALUED_KEYS = 100
+_VALUE_CHARS = 60
+_COUNTED_CHARS = prompt_data.MAX_ITEM_CHARS + 24
 
 
 @dataclass(slots=True)
@@ -158,38 +164,62 @@ TABLE_NOTES = {
 
 
 def render(grounding: Grounding) -> str:
-    """The grounding as prompt text: compact, every name exactly as it is stored."""
+    """The grounding as prompt text: the tables' columns (from the schema), then what the
+    telemetry holds as a quoted, capped data block (its names come from browsers)."""
     out = [f"Database: {grounding.database}. Tables you may read, with their columns:"]
     for table, cols in grounding.columns.items():
         note = f"  -- {TABLE_NOTES[table]}" if table in TABLE_NOTES else ""
         out.append(f"- {table}(" + ", ".join(f"{n} {t}" for n, t in cols) + ")" + note)
+    observed = _observed(grounding)
+    if observed:
+        out.append("\nWhat the data holds: names, keys and values as stored.")
+        out.append(prompt_data.fenced(observed))
+    return "\n".join(out)
+
+
+def _observed(grounding: Grounding) -> list[str]:
+    """The telemetry-derived lines of the prompt, every item cleaned and every list capped."""
+    out: list[str] = []
     if grounding.span_names:
-        out.append("\nSpanName taxonomy of otel_traces (SpanName: spans):")
-        out.append(", ".join(f"{n}: {c}" for n, c in grounding.span_names))
+        out.append("SpanName taxonomy of otel_traces (SpanName: spans):")
+        named = [f"{prompt_data.clean(n)}: {c}" for n, c in grounding.span_names]
+        out.append(", ".join(prompt_data.capped(named, max_chars=_COUNTED_CHARS)))
     if grounding.span_keys:
         common = set.intersection(*(set(k) for k in grounding.span_keys.values()))
-        out.append("\nSpanAttributes keys present on every SpanName: " + ", ".join(sorted(common)))
+        if common:
+            out.append(
+                "SpanAttributes keys present on every SpanName: "
+                + ", ".join(prompt_data.capped(sorted(common)))
+            )
         out.append(
             "Further SpanAttributes keys by SpanName (SpanAttributes['key'], values are strings):"
         )
-        for name, keys in grounding.span_keys.items():
+        for name, keys in list(grounding.span_keys.items())[: prompt_data.MAX_ITEMS]:
             extra = [k for k in keys if k not in common]
             if extra:
-                out.append(f"- {name}: " + ", ".join(extra))
+                listed = prompt_data.capped(extra, _KEYS_PER_SPAN_NAME)
+                out.append(f"- {prompt_data.clean(name)}: " + ", ".join(listed))
     if grounding.resource_keys:
-        out.append("\nResourceAttributes keys: " + ", ".join(grounding.resource_keys))
+        keys = prompt_data.capped(grounding.resource_keys)
+        out.append("ResourceAttributes keys: " + ", ".join(keys))
     if grounding.values:
-        out.append("\nValues of few-valued attributes:")
-        for key, values in grounding.values.items():
-            out.append(f"- {key}: " + ", ".join(repr(v) for v in values))
+        out.append("Values of few-valued attributes:")
+        for key, values in list(grounding.values.items())[:_VALUED_KEYS]:
+            shown_values = [repr(prompt_data.clean(v, _VALUE_CHARS)) for v in values[:MAX_VALUES]]
+            out.append(f"- {prompt_data.clean(key)}: " + ", ".join(shown_values))
+        if len(grounding.values) > _VALUED_KEYS:
+            out.append(f"(and {len(grounding.values) - _VALUED_KEYS} more keys)")
     if grounding.severities:
-        out.append(
-            "\notel_logs SeverityText values: "
-            + ", ".join(f"{s!r}: {c}" for s, c in grounding.severities)
-        )
+        severities = [
+            f"{prompt_data.clean(s, _VALUE_CHARS)!r}: {c}"
+            for s, c in grounding.severities[: prompt_data.MAX_ITEMS]
+        ]
+        out.append("otel_logs SeverityText values: " + ", ".join(severities))
     if grounding.log_keys:
-        out.append("otel_logs LogAttributes keys: " + ", ".join(grounding.log_keys))
-    return "\n".join(out)
+        out.append(
+            "otel_logs LogAttributes keys: " + ", ".join(prompt_data.capped(grounding.log_keys))
+        )
+    return out
 
 
 class GroundingCache:

@@ -1,6 +1,7 @@
 """`POST /v1/traces`, `/v1/logs`, `/v1/metrics`: the OTLP/HTTP receiver.
 
-One request is: authenticate -> media type -> a slot (429 when none frees up) ->
+One request is: authenticate -> the key's record rate (429 while its bucket is in debt)
+-> media type -> a slot (429 when none frees up) ->
 bounded body -> on a worker thread: bounded decompression -> decode -> flatten and
 validate -> clock correction -> route -> back on the loop: ONE `publish_many` -> answer.
 The answer is 200 only once the bus has acknowledged every record of the request; a
@@ -22,7 +23,7 @@ from fastapi import APIRouter, Request, Response
 
 from exos_common.bus import Bus, BusError, BusFull, RecordTooLarge
 from exos_common.logs import get_logger
-from exos_common.service.keys import ApiKeys
+from exos_common.service.keys import ApiKeys, presented_key
 from exos_ingest.api.responses import (
     JSON_MEDIA_TYPE,
     PROTOBUF_MEDIA_TYPE,
@@ -37,6 +38,7 @@ from exos_ingest.metrics import IngestMetrics
 from exos_ingest.offload import DecodeSlots
 from exos_ingest.otlp_decode import LOGS, METRICS, TRACES, Encoding, Signal, encoding_of
 from exos_ingest.pipeline import PipelineLimits, RequestBody, prepare
+from exos_ingest.rate_limit import RecordRateLimiter
 from exos_ingest.settings import IngestSettings
 
 log = get_logger("exos_ingest")
@@ -80,6 +82,9 @@ class OtlpReceiver:
         self._bus = bus
         self._metrics = metrics
         self._keys = ApiKeys(settings.api_keys)
+        self.rate = RecordRateLimiter(
+            settings.ingest_rate_limit_records_per_s, settings.rate_limit_burst
+        )
         self._proxies = settings.trusted_proxies
         self._limits = PipelineLimits(
             max_decompressed_bytes=settings.ingest_max_decompressed_bytes,
@@ -120,6 +125,8 @@ class OtlpReceiver:
                 "missing or unknown API key: send `authorization: <key>` "
                 "or `Authorization: Bearer <key>`",
             )
+        sender = self._sender(request.headers.get("authorization"))
+        self._admit(sender)
         encoding = encoding_of(request.headers.get("content-type"))
         async with self.slots.slot():
             body = await read_body(request, self._settings.ingest_max_body_bytes)
@@ -141,12 +148,34 @@ class OtlpReceiver:
             )
             del body
             prepared = await self.slots.run(prepare, work, self._limits)
+            # The admission paid for one record.
+            self.rate.charge(sender, max(prepared.flat.received, prepared.data_points) - 1)
             if signal is METRICS:
                 self._metrics.records_accepted.labels(signal.name).inc(prepared.data_points)
                 return export_response(signal, encoding, 0, "")
             if prepared.outgoing:
                 await self._publish(prepared.outgoing)
         return self._answer(signal, encoding, prepared.flat)
+
+    def _sender(self, authorization: str | None) -> str:
+        """Whose bucket a request draws on: its (already accepted) key, or one shared
+        bucket when ingest is open, so made-up keys cannot each get a fresh one."""
+        return presented_key(authorization) if self._keys.enforced else ""
+
+    def _admit(self, sender: str) -> None:
+        """Turns the request away before its body is read while the sender's bucket is in
+        debt; otherwise charges the one record every request costs (an empty or broken
+        body is not free)."""
+        wait_s = self.rate.wait_s(sender)
+        if wait_s:
+            raise IngestError(
+                429,
+                "rate_limited",
+                f"this API key sent more than {self.rate.rate_per_s:g} records/s "
+                "(EXOS_INGEST_RATE_LIMIT_RECORDS_PER_S); retry later",
+                retry_after_s=wait_s,
+            )
+        self.rate.charge(sender, 1)
 
     async def _publish(self, outgoing: list[Any]) -> None:
         started = time.perf_counter()
@@ -238,7 +267,11 @@ def _openapi(signal: Signal) -> dict[str, Any]:
             "401": {**failure, "description": "Missing or unknown API key"},
             "413": {**failure, "description": "Body too large, compressed or decompressed"},
             "415": {**failure, "description": "Unsupported Content-Type or Content-Encoding"},
-            "429": {**failure, "description": "Too many concurrent requests; see Retry-After"},
+            "429": {
+                **failure,
+                "description": "Too many concurrent requests, or the API key's record rate "
+                "is used up; see Retry-After",
+            },
             "503": {
                 **failure,
                 "description": "The bus did not acknowledge (Kafka down) or is full "
