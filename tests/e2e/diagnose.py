@@ -1,10 +1,14 @@
 """When an exactly-once check fails: where the extra or missing rows came from — the
-enriched topic (enrich published twice) or the table (the writer inserted twice)."""
+enriched topic (enrich published twice) or the table (the writer inserted twice) — and,
+for the topic, where each copy sits and what the enrich replicas said about their group
+membership meanwhile (an expelled replica committing a stale batch shows there)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
 
 from exos_common.bus import create_bus
 from exos_common.codec import decode
@@ -12,33 +16,80 @@ from exos_common.messages import SpanRecord
 from exos_common.settings import KafkaSettings
 from exos_common.store import Store
 
+SpanKey = tuple[str, str, str]
+SHOWN_COPIES = 5
+# What the enrich processes log when the group expels them or a transaction is refused.
+MEMBERSHIP_EVENTS = re.compile(
+    r"membership_lost|Heartbeat session expired|member_id was not recognized"
+    r"|generation id is not\s+current|because it is rebalancing|transaction not committed"
+)
 
-async def _topic_span_ids(
+
+async def _topic_span_copies(
     bootstrap: str, topic: str, partitions: int
-) -> Counter[tuple[str, str, str]]:
+) -> tuple[dict[SpanKey, list[tuple[int, int]]], dict[SpanKey, str]]:
+    """Each span on the topic (read_committed), the partition/offset of every copy, and
+    its service (the table check may leave some services out, the topic scan does not)."""
     bus = create_bus("kafka", KafkaSettings(kafka_bootstrap=bootstrap))
     await bus.start()
-    seen: Counter[tuple[str, str, str]] = Counter()
+    copies: dict[SpanKey, list[tuple[int, int]]] = defaultdict(list)
+    services: dict[SpanKey, str] = {}
     try:
         for partition in range(partitions):
             async for batch in bus.read_partition(topic, partition):
                 for record in batch:
                     message = decode(record.value, record.headers)
                     if isinstance(message, SpanRecord):
-                        seen[(message.trace_id, message.span_id, message.name)] += 1
+                        key = (message.trace_id, message.span_id, message.name)
+                        copies[key].append((record.partition, record.offset))
+                        services[key] = message.service_name
     finally:
         await bus.stop()
-    return seen
+    return copies, services
 
 
-def explain(store: Store, bootstrap: str, partitions: int, where: str) -> str:
+def membership_events(log_dir: Path) -> dict[str, int]:
+    """Per enrich log file, how many membership events it logged."""
+    return {
+        path.name: sum(1 for line in path.open(errors="replace") if MEMBERSHIP_EVENTS.search(line))
+        for path in sorted(log_dir.glob("enrich-*.log"))
+    }
+
+
+def explain(
+    store: Store,
+    bootstrap: str,
+    partitions: int,
+    where: str,
+    log_dir: Path | None = None,
+) -> str:
     table = store.query_rows(
         "SELECT SpanName, count() FROM (SELECT SpanName, count() AS n FROM otel_traces "
         f"WHERE 1 {where} GROUP BY TraceId, SpanId, SpanName HAVING n > 1) GROUP BY SpanName"
     )
-    topic = asyncio.run(_topic_span_ids(bootstrap, "spans.enriched", partitions))
-    twice = Counter(name for (_, _, name), n in topic.items() if n > 1)
-    return (
+    copies, services = asyncio.run(_topic_span_copies(bootstrap, "spans.enriched", partitions))
+    twice = {key: where_ for key, where_ in copies.items() if len(where_) > 1}
+    by_name = Counter(f"{services[key]}/{key[2]}" for key in twice)
+    shown = [f"{name} at {where_}" for (_, _, name), where_ in list(twice.items())[:SHOWN_COPIES]]
+    text = (
         f"duplicated in otel_traces by SpanName: {dict(table)}; "
-        f"duplicated on spans.enriched (read_committed): {dict(twice)} of {len(topic)} spans"
+        f"duplicated on spans.enriched (read_committed): {dict(by_name)} of {len(copies)} spans"
+        f"; copies (partition, offset): {shown}"
     )
+    stored_twice = store.query_rows(
+        "SELECT TraceId, SpanId, SpanName FROM otel_traces "
+        f"WHERE 1 {where} GROUP BY TraceId, SpanId, SpanName HAVING count() > 1 LIMIT 50"
+    )
+    # Stored twice but on the topic once: the writer inserted one record twice.
+    writer_twice = [
+        f"{name} at {copies.get((trace, span, name))}"
+        for trace, span, name in stored_twice
+        if len(copies.get((trace, span, name), [])) == 1
+    ]
+    text += (
+        f"; stored twice but once on the topic: {len(writer_twice)} of {len(stored_twice)} "
+        f"(partition, offset): {writer_twice[:SHOWN_COPIES]}"
+    )
+    if log_dir is not None:
+        text += f"; enrich membership events per log: {membership_events(log_dir)}"
+    return text

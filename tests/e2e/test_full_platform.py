@@ -26,7 +26,7 @@ from exos_common.testing.processes import ServiceProcess
 from exos_common.testing.stack import Stack
 
 from .conftest import TEST_OVERRIDES
-from .diagnose import explain
+from .diagnose import explain, membership_events
 from .sdk_session import record_session
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse_server]
@@ -63,7 +63,11 @@ def stack(platform_env: dict[str, str], tmp_path: Path, llm: FakeLLM) -> Iterato
 
 def records_fetched(service: ServiceProcess, topic: str) -> float:
     pattern = rf'exos_consumer_records_total\{{topic="{re.escape(topic)}"\}} ([0-9.e+]+)'
-    found = re.search(pattern, service.metrics())
+    try:
+        metrics = service.metrics()
+    except httpx.TimeoutException:
+        return 0.0  # a scrape slowed down by a loaded machine: ask again until the deadline
+    found = re.search(pattern, metrics)
     return float(found.group(1)) if found else 0.0
 
 
@@ -174,7 +178,9 @@ def test_the_platform_as_separate_processes(
         wait_for_value(lambda: stored(e2e_store, DEMO_ONLY)[:2], want[:2], 180)
     except AssertionError as exc:
         bootstrap = stack.env["EXOS_KAFKA_BOOTSTRAP"]
-        raise AssertionError(f"{exc}; {explain(e2e_store, bootstrap, 4, DEMO_ONLY)}") from exc
+        why = explain(e2e_store, bootstrap, 4, DEMO_ONLY, stack.enrich[0].log_path.parent)
+        raise AssertionError(f"{exc}; {why}") from exc
+    print(f"enrich membership events: {membership_events(stack.enrich[0].log_path.parent)}")
     wait_for_value(lambda: signals_by_name(e2e_store), expected_signals(load.summary), 60)
     # The SDK's session landed too, with its recording (replay chunks of both sources).
     sdk_spans = e2e_store.query_rows(

@@ -9,6 +9,7 @@ from exos_common.bus.errors import (
     BusFull,
     BusUnavailable,
     CommitFailed,
+    MembershipLost,
     RecordTooLarge,
     UnknownTopic,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "CommitFailed",
     "Consumer",
     "Delivery",
+    "MembershipLost",
     "OutgoingRecord",
     "RecordTooLarge",
     "TopicPartition",

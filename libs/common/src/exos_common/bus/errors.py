@@ -26,3 +26,9 @@ class UnknownTopic(BusError, LookupError):
 
 class CommitFailed(BusError):
     """An offset commit was refused, e.g. the partition was revoked meanwhile."""
+
+
+class MembershipLost(CommitFailed):
+    """The consumer is no longer the group member that owns the partitions it read (it
+    was expelled, or the group is rebalancing): what it holds was not committed, and the
+    next owner processes those records. Go on after the group gave partitions again."""

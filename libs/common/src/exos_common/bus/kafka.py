@@ -21,7 +21,14 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import OffsetAndMetadata
 
-from exos_common.bus.errors import BusError, BusUnavailable, CommitFailed, RecordTooLarge
+from exos_common.bus.errors import (
+    BusError,
+    BusUnavailable,
+    CommitFailed,
+    MembershipLost,
+    RecordTooLarge,
+)
+from exos_common.bus.membership import confirm_membership
 from exos_common.bus.port import (
     BusRecord,
     Delivery,
@@ -232,6 +239,9 @@ class KafkaConsumer:
         self._on_revoke = on_revoke
         self._joined = asyncio.Event()
         self._closing = False
+        # Set when a transaction found this member fenced out of its group: nothing is
+        # fetched or committed until the group has given partitions again.
+        self._rejoin_pending = False
         self._consumer = AIOKafkaConsumer(
             group_id=group_id,
             client_id=f"{settings.kafka_client_id}-{group_id}",
@@ -275,6 +285,8 @@ class KafkaConsumer:
             await self._on_revoke(partitions)
 
     async def handle_assign(self, partitions: set[TopicPartition]) -> None:
+        # A fresh assignment: positions restart from the committed offsets.
+        self._rejoin_pending = False
         self._joined.set()
         if partitions and self._on_assign is not None:
             await self._on_assign(partitions)
@@ -283,6 +295,11 @@ class KafkaConsumer:
         by_partition = await self._consumer.getmany(
             timeout_ms=int(timeout_s * 1000), max_records=max_records
         )
+        if self._rejoin_pending:
+            # Records read for an assignment this member lost; after the rejoin they
+            # come again from the committed offsets, to whoever owns them then. Still
+            # polling keeps aiokafka from treating the member as idle.
+            return []
         return [_bus_record(r) for records in by_partition.values() for r in records]
 
     async def commit(
@@ -323,6 +340,8 @@ class KafkaConsumer:
     ) -> None:
         if self._transactions is None:
             raise BusError("publish_and_commit needs a consumer with a transactional_id")
+        if self._rejoin_pending:
+            raise MembershipLost(f"waiting to rejoin group {self._group_id}")
         producer = self._transactions
         try:
             async with asyncio.timeout(self._settings.kafka_publish_timeout_s):
@@ -333,10 +352,19 @@ class KafkaConsumer:
                         await producer.send_offsets_to_transaction(
                             {_to_kafka(tp): off for tp, off in offsets.items()}, self._group_id
                         )
+                    # The last step before the commit: raising here aborts it.
+                    await self._confirm_membership()
         except MessageSizeTooLargeError as exc:
             raise RecordTooLarge(str(exc)) from exc
         except (TimeoutError, KafkaError) as exc:
             raise BusUnavailable(f"transaction not committed: {exc!r}") from exc
+
+    async def _confirm_membership(self) -> None:
+        try:
+            await confirm_membership(self._consumer._coordinator)
+        except MembershipLost:
+            self._rejoin_pending = True
+            raise
 
     def assignment(self) -> set[TopicPartition]:
         return {_from_kafka(tp) for tp in self._consumer.assignment()}

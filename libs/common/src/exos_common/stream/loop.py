@@ -17,7 +17,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from exos_common.bus import Bus, BusRecord, Consumer, TopicPartition, ensure_pipeline_topics
+from exos_common.bus import (
+    Bus,
+    BusRecord,
+    Consumer,
+    MembershipLost,
+    TopicPartition,
+    ensure_pipeline_topics,
+)
 from exos_common.codec import PipelineRecord, PoisonRecord, decode
 from exos_common.logs import get_logger
 from exos_common.settings import KafkaSettings
@@ -129,9 +136,16 @@ class ConsumerLoop:
                     self._config.fetch_max_records, self._config.fetch_timeout_s
                 )
                 async with self._processing:
-                    if records:
-                        await self._handler.handle(await self._decode(records))
-                    await self._handler.tick()
+                    try:
+                        if records:
+                            await self._handler.handle(await self._decode(records))
+                        await self._handler.tick()
+                    except MembershipLost as exc:
+                        # Nothing of it was committed. The rejoin that follows revokes
+                        # (the handler drops its state) and assigns again from the
+                        # committed offsets, so these records are not lost.
+                        self._metrics.membership_lost.inc()
+                        log.warning("membership_lost", group=self._config.group_id, reason=str(exc))
                 self.last_progress = time.monotonic()
                 if self.last_progress >= next_lag:
                     await self._refresh_lag()

@@ -72,6 +72,11 @@ class ConsumerMetrics:
             ["sink", "attempt"],
             registry=registry,
         )
+        self.membership_lost = Counter(
+            "exos_consumer_membership_lost",
+            "Transactions aborted because the group no longer counted this member in.",
+            registry=registry,
+        )
         self.paused_seconds = Counter(
             "exos_consumer_paused_seconds",
             "Time partitions spent paused by backpressure.",
