@@ -21,9 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from exos_common.bus import OutgoingRecord, create_bus
 from exos_common.codec import encode
 from exos_common.messages import LogRecord, SpanRecord
-from exos_common.settings import KafkaSettings
+from exos_common.settings import KafkaSettings, StoreSettings
 from exos_common.store import Store, open_store
-from exos_common.settings import StoreSettings
 from exos_common.testing.clickhouse import EmbeddedClickHouseServer
 from exos_common.testing.processes import prepare_database
 from exos_common.topics import Topic
