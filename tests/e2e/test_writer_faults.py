@@ -24,6 +24,7 @@ from exos_common.messages import LogRecord, SpanRecord
 from exos_common.settings import KafkaSettings, StoreSettings
 from exos_common.store import Store, open_store
 from exos_common.testing.clickhouse import EmbeddedClickHouseServer
+from exos_common.testing.kafka import KafkaBroker
 from exos_common.testing.processes import prepare_database
 from exos_common.topics import Topic
 
@@ -177,6 +178,7 @@ def test_writer_killed_during_a_bisection_stores_each_record_once(
         60,
         "the writer bisects",
     )
+    bisections_then = metric(writer.metrics(), "exos_writer_bisection_inserts_total")
     writer.kill()
     killed_at = time.monotonic() - started
     spans_then = stored(e2e_store, "otel_traces", "SpanId", run)[0]
@@ -219,7 +221,8 @@ def test_writer_killed_during_a_bisection_stores_each_record_once(
     assert set(letters) == {bad.value for bad in poison}
     assert len(poison) <= len(letters) <= 2 * len(poison)
     print(
-        f"killed after {killed_at:.1f}s with {spans_then + logs_then} rows stored; "
+        f"killed after {killed_at:.1f}s, {bisections_then:.0f} bisection inserts, "
+        f"{spans_then + logs_then} rows stored; "
         f"{len(letters)} dead letters for {len(poison)} poison records; "
         f"total {time.monotonic() - started:.1f}s"
     )
@@ -279,10 +282,10 @@ class SteadyPublisher(threading.Thread):
 
 
 def test_clickhouse_killed_and_restarted_mid_insert_pauses_and_loses_nothing(
-    kafka_broker: object, own_clickhouse: EmbeddedClickHouseServer, tmp_path: Path
+    kafka_broker: KafkaBroker, own_clickhouse: EmbeddedClickHouseServer, tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:8]
-    bootstrap = kafka_broker.bootstrap  # type: ignore[attr-defined]
+    bootstrap = kafka_broker.bootstrap
     database = f"faults_{run}"
     prepare_database(own_clickhouse.url, database, dedup_window=10_000)
     env = writer_env(
