@@ -323,6 +323,7 @@ def test_clickhouse_killed_and_restarted_mid_insert_pauses_and_loses_nothing(
     time.sleep(4)
     paused_while_down = metric(writer.metrics(), "exos_consumer_paused_partitions")
     errors_while_down = writer.metrics()
+    readiness_while_down = httpx.get(f"{writer.url}/readyz", timeout=10)
     own_clickhouse.start()
     wait_until(lambda: publisher.published >= down_at + 1000, 30, "more records after the restart")
     total = publisher.stop()
@@ -332,12 +333,16 @@ def test_clickhouse_killed_and_restarted_mid_insert_pauses_and_loses_nothing(
         lambda: metric(writer.metrics(), "exos_consumer_lag") == 0, 20, "the writer caught up"
     )
     text = writer.metrics()
+    readiness_after = httpx.get(f"{writer.url}/readyz", timeout=10)
     assert_committed_to_the_end(bootstrap, env["EXOS_WRITER_GROUP"])
     assert writer.stop(), writer.log_tail()
 
     assert stored_spans() == (total, total)
     # The outage paused the partitions and failed inserts as transient, never as data.
     assert paused_while_down >= 1
+    assert readiness_while_down.status_code == 503
+    assert readiness_while_down.json()["checks"]["clickhouse"] == "failing"
+    assert readiness_after.status_code == 200, readiness_after.text
     assert (
         metric(errors_while_down, "exos_writer_insert_errors_total", error_class="transient") >= 1
     )
