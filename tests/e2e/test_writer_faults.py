@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import threading
 import time
 import uuid
@@ -228,6 +229,20 @@ def test_writer_killed_during_a_bisection_stores_each_record_once(
     )
 
 
+def requests_waiting(port: int) -> int:
+    """Connections to `port` on 127.0.0.1 holding bytes the server has not read: requests
+    sent and not yet answered (the Linux kernel's socket table)."""
+    waiting = 0
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].split(":")[1], 16)
+            unread = int(fields[4].split(":")[1], 16)
+            if local_port == port and fields[3] == "01" and unread > 0:
+                waiting += 1
+    return waiting
+
+
 # 2. The ClickHouse server SIGKILLed and restarted mid-insert ---------------------------
 
 
@@ -318,6 +333,12 @@ def test_clickhouse_killed_and_restarted_mid_insert_pauses_and_loses_nothing(
     publisher = SteadyPublisher(bootstrap, run)
     publisher.start()
     wait_until(lambda: stored_spans()[0] >= 500, 30, "the writer inserts")
+    # Freeze the server first: the writer's next inserts are sent and wait for an answer,
+    # so the SIGKILL cuts requests in flight (a kill alone mostly lands between inserts).
+    assert own_clickhouse.process is not None
+    own_clickhouse.process.send_signal(signal.SIGSTOP)
+    time.sleep(1.5)
+    in_flight = requests_waiting(own_clickhouse.port)
     own_clickhouse.kill()
     down_at = publisher.published
     time.sleep(4)
@@ -357,7 +378,8 @@ def test_clickhouse_killed_and_restarted_mid_insert_pauses_and_loses_nothing(
     finally:
         store.close()
     print(
-        f"{total} spans, ClickHouse down 4s after {down_at} published; "
+        f"{total} spans, ClickHouse frozen 1.5s then down 4s after {down_at} published; "
+        f"requests unread at the kill: {in_flight}; "
         f"transient insert errors "
         f"{metric(text, 'exos_writer_insert_errors_total', error_class='transient'):.0f}, "
         f"paused {metric(text, 'exos_consumer_paused_seconds_total'):.1f}s; "
