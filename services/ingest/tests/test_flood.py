@@ -19,7 +19,7 @@ from exos_ingest.app import create_app
 
 MIB = 1024 * 1024
 
-FROZEN_S = 3.0
+FROZEN_S = 5.0
 
 
 def served_app(**overrides: Any) -> FastAPI:
@@ -51,9 +51,9 @@ async def test_healthz_answers_during_a_flood_of_max_size_requests() -> None:
     with serve_in_thread(app) as url:
         result = await flood(url, body, headers, senders=8, seconds=5.0)
 
-    assert len(result.health_s) >= 20, "the poller barely ran"
+    assert len(result.health_s) >= 10, "the poller barely ran"
     # Not a latency target (that is the bench's): a freeze. Before decoding moved off the
-    # loop, /healthz went unanswered for 11 s of such a flood; a loaded CI box has been
+    # loop, /healthz went unanswered for 11 s of such a flood; a loaded box has been
     # seen at 1.1 s without any freeze.
     assert max(result.health_s) < FROZEN_S, sorted(result.health_s)[-5:]
     assert set(result.statuses) <= {200, 429}, result.statuses
