@@ -16,6 +16,7 @@ from exos_common.settings import KafkaSettings
 from exos_common.store import Store
 from exos_common.topics import Topic
 
+from . import kafka_offsets
 from .conftest import ServiceProcess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse_server]
@@ -77,9 +78,17 @@ def test_writer_killed_mid_stream_stores_every_record_once(
         "EXOS_WRITER_BATCH_ROWS": "200",  # many small batches: the kill lands between them
         "EXOS_WRITER_BATCH_AGE_S": "0.2",
     }
+    bootstrap = env["EXOS_KAFKA_BOOTSTRAP"]
+    # The broker is shared by the session's tests and a new group starts at the earliest
+    # record: this writer reads only what this test publishes.
+    partitions = int(env.get("EXOS_KAFKA_TOPIC_PARTITIONS", "4"))
+    asyncio.run(kafka_offsets.ensure_topics(bootstrap, partitions))
+    writer_topics = [str(Topic.SPANS_ENRICHED), str(Topic.LOGS_ENRICHED), str(Topic.REPLAY_RAW)]
+    asyncio.run(
+        kafka_offsets.start_group_at_end(bootstrap, env["EXOS_WRITER_GROUP"], writer_topics)
+    )
     writer = ServiceProcess("writer", env, tmp_path)  # type: ignore[arg-type]
     writer.start()
-    bootstrap = env["EXOS_KAFKA_BOOTSTRAP"]
     total = 6000
 
     asyncio.run(publish(bootstrap, spans(run, 0, 3000)))
