@@ -1,4 +1,4 @@
-"""Settings: EXOS_* variables, validation, and the README table generated from them."""
+"""Settings: EXOS_* variables, validation, and the docs/configuration.md table generated from them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from exos.settings_doc import BEGIN, END, render_table
 from exos_common.settings import KafkaSettings, StoreSettings
 from exos_common.store import Target
 
-README = Path(__file__).parents[1] / "README.md"
+CONFIGURATION_DOC = Path(__file__).parents[1] / "docs" / "configuration.md"
 
 
 def test_variables_are_read_with_the_exos_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,9 +47,10 @@ def test_every_variable_is_in_the_table_once() -> None:
     assert "| `EXOS_CLICKHOUSE_PASSWORD` | (unset) |" in table
 
 
-def test_readme_table_is_current() -> None:
-    readme = README.read_text()
-    current = readme[readme.index(BEGIN) + len(BEGIN) : readme.index(END)].strip()
+def test_configuration_table_is_current() -> None:
+    page = CONFIGURATION_DOC.read_text()
+    current = page[page.index(BEGIN) + len(BEGIN) : page.index(END)].strip()
     assert current == render_table(), (
-        "README settings table is stale: run `uv run python -m exos.settings_doc --write README.md`"
+        "docs/configuration.md settings table is stale: "
+        "run `uv run python -m exos.settings_doc --write`"
     )

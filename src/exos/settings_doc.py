@@ -1,9 +1,13 @@
-"""The README configuration table, generated from the settings classes.
+"""The configuration table of docs/configuration.md, generated from the settings classes.
 
-`python -m exos.settings_doc` prints the table; `--write README.md` replaces the part of
-the README between the two markers. A test fails when the README is stale, so the table
-cannot drift from the code. The shared groups come from `exos_common.settings`; each
-service's settings class is listed in SERVICE_SETTINGS (only its own fields are new).
+`python -m exos.settings_doc` prints the table; `--write` replaces the part of
+docs/configuration.md between the two markers (`--write FILE` the part of FILE). A test
+fails when the page is stale, so the table cannot drift from the code. The shared groups
+come from `exos_common.settings`; each service's settings class is listed in
+SERVICE_SETTINGS_MODULES (only its own fields are new).
+
+The table used to live in README.md, and `--write README.md` is still what many hands
+type: a README without the markers sends the table to docs/configuration.md beside it.
 """
 
 from __future__ import annotations
@@ -90,15 +94,41 @@ def replace_table(readme: str, table: str) -> str:
     return readme[: start + len(BEGIN)] + "\n" + table + "\n" + readme[end:]
 
 
-def main() -> None:
+REPO = Path(__file__).resolve().parents[2]
+CONFIGURATION_DOC = Path("docs/configuration.md")
+
+
+def table_file(requested: Path) -> Path:
+    """The file whose table `--write` updates: the one named, unless it is a README
+    without the markers, whose table moved to docs/configuration.md beside it."""
+    if requested.name == "README.md" and BEGIN not in requested.read_text():
+        return requested.parent / CONFIGURATION_DOC
+    return requested
+
+
+def write_table(requested: Path, table: str) -> Path:
+    target = table_file(requested)
+    target.write_text(replace_table(target.read_text(), table))
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", type=Path, help="README file to update in place")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--write",
+        type=Path,
+        nargs="?",
+        const=REPO / CONFIGURATION_DOC,
+        help="update the table in place (default docs/configuration.md)",
+    )
+    args = parser.parse_args(argv)
     table = render_table()
     if args.write is None:
         sys.stdout.write(table + "\n")
         return
-    args.write.write_text(replace_table(args.write.read_text(), table))
+    target = write_table(args.write, table)
+    if target != args.write:
+        sys.stderr.write(f"the settings table lives in {target}; updated it\n")
 
 
 if __name__ == "__main__":
