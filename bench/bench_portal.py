@@ -1,7 +1,7 @@
 """Portal page loads and API latency on the demo data, in Chromium.
 
 Run: `uv run python bench/bench_portal.py [--scale 1.0] [--runs 7] [--api-runs 20]`
-(issue 8: pages load under 1 s; API p95 measured). Not part of `make test`.
+(target: pages load under 1 s; API p95 measured). Not part of `make test`.
 
 Starts `exos up --demo` (the default demo at scale 1.0) as a separate process, then for
 every page: `--runs` navigations in a fresh browser context each (no cache), measuring

@@ -15,7 +15,7 @@ Data sets (cached under ~/.cache/exos/bench-query-api, built once):
   session_summary, process_events) fill as they would on ingest. Replay chunks are not
   copied (no endpoint here reads them but /api/stats).
 
-Targets (issue 5, at 10M spans): dashboards p95 <= 300 ms, funnels <= 1 s, sequence /
+Targets (at 10M spans): dashboards p95 <= 300 ms, funnels <= 1 s, sequence /
 process mining <= 3 s, API overhead <= 20 ms.
 """
 

@@ -185,7 +185,7 @@ SPAN_MIX = (
 
 
 def store_list_sessions(store: Store, sessions: int, rng: random.Random) -> int:
-    """Sessions of ~60 spans each (the seed taxonomy's mix, a few frustration signals
+    """Sessions of ~60 spans each (the SpanName mix of a real portal, a few frustration signals
     and errors, visitor and identity attributes), as the list reads them."""
     rows: list[list[Any]] = []
     total = 0

@@ -1,7 +1,7 @@
 """`exos up --demo` budget: seconds until the default demo is loaded and queryable, and
 the process's peak RSS, side by side with `exos up` without data as the baseline.
 
-Run: `uv run python bench/bench_up.py`   (issue 4 budget: < 60 s and < 1.5 GB RSS)
+Run: `uv run python bench/bench_up.py`   (budget: < 60 s and < 1.5 GB RSS)
 
 Each run starts `exos up` on a fresh temporary data folder and free ports, polls the
 ClickHouse HTTP port until the row counts stop growing after the loader's "demo loaded"

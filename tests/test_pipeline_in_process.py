@@ -174,5 +174,5 @@ async def test_clicks_become_enriched_spans_and_one_rage_click(
     visitor = attributes_of(store, session, "documentLoad")
     assert visitor["visitor.browser"] == "Chrome"
     assert visitor["visitor.os"] == "macOS"
-    assert visitor["visitor.ip"] == "203.0.x.x"  # as the seed: 73.162.x.x
+    assert visitor["visitor.ip"] == "203.0.x.x"  # masked like 73.162.x.x
     assert visitor["visitor.language"] == "en-US"

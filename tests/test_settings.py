@@ -1,4 +1,5 @@
-"""Settings: EXOS_* variables, validation, and the docs/configuration.md table generated from them."""
+"""Settings: EXOS_* variables, validation, and the table of docs/configuration.md generated
+from them."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def test_write_without_a_file_updates_docs_configuration(
 
 def test_the_default_target_is_the_repositorys_configuration_page() -> None:
     repo = Path(__file__).resolve().parents[1]
-    assert settings_doc.REPO == repo
+    assert repo == settings_doc.REPO
     assert (repo / settings_doc.CONFIGURATION_DOC).read_text().count(BEGIN) == 1
 
 

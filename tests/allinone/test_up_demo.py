@@ -1,6 +1,6 @@
 """`exos up --demo` as a user runs it: interrupted with Ctrl-C in the middle of the demo
 load, started again; afterwards the three tables hold exactly the demo (no duplicate, no
-gap) and the seed's example SQL returns rows."""
+gap) and the reference example SQL returns rows."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from exos.demo.seed_queries import SEED_QUERIES
 from .test_up import Up
 
 SCALE = "0.15"
-# Verbatim seed SQL that cannot return rows on SDK-shaped data (see seed_queries.py) or
+# Verbatim reference SQL that cannot return rows on SDK-shaped data (see seed_queries.py) or
 # needs a City database: their fixed versions run instead.
 NOT_ON_DEMO = {"WEB_VITALS_BY_PAGE", "OBJECT_INTERACTION", "RETURNING_CHICAGO_SESSIONS"}
 
@@ -90,7 +90,7 @@ def test_demo_load_interrupted_and_resumed_holds_exactly_the_demo(tmp_path: Path
         assert duplicates == 0
         for name, (_, _, sql) in SEED_QUERIES.items():
             if name not in NOT_ON_DEMO:
-                assert client.query(sql).result_rows, f"seed query {name} returned nothing"
+                assert client.query(sql).result_rows, f"reference query {name} returned nothing"
     finally:
         os.environ.pop("EXOS_DEMO_SCALE", None)
         up.interrupt()

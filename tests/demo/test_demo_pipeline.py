@@ -1,7 +1,7 @@
 """The demo data set through the real path, in one process: `load_demo` posts to the
 ingest app (httpx ASGI transport, from 127.0.0.1 as a trusted proxy so the operators'
 X-Forwarded-For addresses count), enrich and writer run on the in-process bus, the
-tables live in chDB. Then every example query of the seed returns rows, and enrich found
+tables live in chDB. Then every reference example query returns rows, and enrich found
 exactly the frustration the scenario put in."""
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from exos_common.testing import dates
 ANCHOR = dates.DEMO_ANCHOR
 NS_PER_MS = 1_000_000
 
-# The seed's SpanName taxonomy (Data Architecture table): name -> count.
+# The SpanName taxonomy the demo imitates (span counts of a reference portal): name -> count.
 SEED_TAXONOMY = {
     "click": 1123, "mousedown": 305, "mouseup": 286, "HTTP POST": 10869, "HTTP GET": 829,
     "resourceFetch": 1412, "longtask": 4668, "webvitals": 283, "documentLoad": 149,
@@ -73,20 +73,20 @@ def test_span_names_keep_the_seed_taxonomys_proportions(sessions: list[RenderedS
     console = sum(names[name] for name in logs)
     traces = Counter({k: v for k, v in names.items() if k not in logs})
     ranked = [name for name, _ in traces.most_common()]
-    assert ranked[0] == "HTTP POST"  # dominant, as in the seed
+    assert ranked[0] == "HTTP POST"  # dominant, as in the taxonomy above
     assert set(ranked[:3]) == {"HTTP POST", "longtask", "click"}
-    assert 0.3 < traces["HTTP POST"] / traces.total() < 0.5  # seed: 44%
+    assert 0.3 < traces["HTTP POST"] / traces.total() < 0.5  # taxonomy: 44%
     seed_total = sum(SEED_TAXONOMY.values())
     demo_total = sum(traces[name] for name in SEED_TAXONOMY)
     for name, seed_count in SEED_TAXONOMY.items():
         ratio = (traces[name] / demo_total) / (seed_count / seed_total)
-        # Within a factor of four; clicks run ~3.5x the seed's share because every
+        # Within a factor of four; clicks run ~3.5x the taxonomy's share because every
         # domain event in the demo is caused by a gesture (and the SDK doubles clicks).
         assert 0.25 < ratio < 4, (name, round(ratio, 2))
-    # e-mails: each one received is read, about as many are sent (seed 748 / 767 / 711)
+    # e-mails: each one received is read, about as many are sent (taxonomy: 748 / 767 / 711)
     assert traces["email.read"] == traces["email.received"]
     assert 0.8 < traces["email.sent"] / traces["email.received"] < 1.2
-    # console output: info > debug >> warn, a few errors (seed: 13,199 / 7,422 / 27)
+    # console output: info > debug >> warn, a few errors (taxonomy: 13,199 / 7,422 / 27)
     levels = Counter(
         dict(s.attributes)["level"]
         for session in sessions

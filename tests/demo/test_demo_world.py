@@ -104,7 +104,7 @@ def test_domain_events_carry_the_attributes_the_seed_sql_reads(world: World) -> 
             assert attrs["order.id"].startswith("ORD-") and attrs["order.lob"]
         if event.name in ("appraisal.assigned", "inspection.scheduled", "review.started"):
             assert attrs["vendor.id"].startswith("V-")
-    # every OCPM category has events, the seed's names included
+    # every OCPM category has events, the reference SQL's names included
     for prefix in OCPM_CATEGORIES:
         assert any(name.startswith(prefix) for name in names), prefix
     assert {"email.read", "email.received", "email.sent", "review.started"} <= names
@@ -121,7 +121,7 @@ def test_most_closed_orders_follow_the_happy_path_and_some_do_not(
     deviating = {o.id for o in closed} - {o.id for o in conforming}
     assert all(o.desktop or o.skipped_review for o in closed if o.id in deviating)
     assert any(o.skipped_review for o in closed) and any(o.desktop for o in closed)
-    # the seed's pattern (report e-mail, review, submit) holds wherever QC reviewed
+    # the reference pattern (report e-mail, review, submit) holds wherever QC reviewed
     seed_conforming = sum(
         is_subsequence([e.name for e in by_order[o.id]], SEED_CONFORMANCE_PATH) for o in closed
     )

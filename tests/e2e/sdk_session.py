@@ -1,6 +1,6 @@
 """A real user in a real browser: the test page with the real `@hyperdx/browser` SDK
 (npm, pinned) served on its own origin, and the clicks, navigations and errors that make
-each of the seed's frustration signals exactly once."""
+each of the four frustration signals exactly once."""
 
 from __future__ import annotations
 

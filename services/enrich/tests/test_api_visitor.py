@@ -1,4 +1,4 @@
-"""`GET /api/visitor`: the seed portal's shape, for the caller's address and headers."""
+"""`GET /api/visitor`: the shape portal pages read, for the caller's address and headers."""
 
 from __future__ import annotations
 

@@ -128,7 +128,8 @@ def test_signal_ids_differ_by_session_rule_and_time() -> None:
 def test_a_client_sent_rage_click_is_not_doubled(
     enricher: SessionEnricher, clock: FakeClock
 ) -> None:
-    # The seed's tracker: HyperDX.addAction('rage_click', {element: 'button#submit', count: 6})
+    # A page script's own detection:
+    # HyperDX.addAction('rage_click', {element: 'button#submit', count: 6})
     out = feed(
         enricher,
         clicks(0, 200, 400, 600, 800),

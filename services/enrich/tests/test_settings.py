@@ -25,7 +25,7 @@ def test_variables_are_read_with_the_exos_prefix(monkeypatch: pytest.MonkeyPatch
     assert settings.kafka_bootstrap == "kafka:9092"
 
 
-def test_defaults_are_the_seed_rules() -> None:
+def test_defaults_are_the_documented_rules() -> None:
     settings = EnrichSettings()
     assert settings.enabled_rules == {"rage_click", "dead_click", "excessive_scroll", "quick_back"}
     assert (settings.frustration_rage_clicks, settings.frustration_rage_window_ms) == (4, 2000)

@@ -127,7 +127,7 @@ def test_chrome_on_macos() -> None:
         browser="Chrome",
         browser_version="122.0.0.0",
         os="macOS",
-        os_version="10.15.7",  # what the UA says (macOS freezes it); the seed shows 14.3.1
+        os_version="10.15.7",  # what the UA says (macOS freezes it), not the real 14.3.1
         device_type="desktop",
     )
 
@@ -182,7 +182,7 @@ def test_the_parser_caches_and_stays_bounded() -> None:
 # -- small pieces ----------------------------------------------------------------------
 
 
-def test_ip_masking_follows_the_seed() -> None:
+def test_ip_masking_keeps_two_octets_or_a_48_prefix() -> None:
     assert mask_ip("73.162.10.20") == "73.162.x.x"
     assert mask_ip("::ffff:73.162.10.20") == "73.162.x.x"
     assert mask_ip("2001:0db8:85a3:0000:0000:8a2e:0370:7334") == "2001:db8:85a3:x:x:x:x:x"

@@ -19,7 +19,7 @@ HAPPY_PATH = (
     "report.submitted",
     "order.closed",
 )
-# The seed's own conformance example (Process Mining SQL): a subsequence of the above.
+# The reference conformance example (`exos.demo.seed_queries`): a subsequence of the above.
 SEED_CONFORMANCE_PATH = ("email.received", "review.started", "report.submitted")
 REWORK_PATTERN = ("review.started", "revision.requested")
 # The QC queue: a report was routed to QC, nobody has started reviewing it yet.
@@ -27,7 +27,7 @@ BOTTLENECK = ("action.route_to_qc", "review.started")
 # Waiting on the vendor's field work: where vendor contention shows.
 VENDOR_WAIT = ("inspection.scheduled", "inspection.completed")
 
-# The seed's eight OCPM object categories, by SpanName prefix.
+# The eight OCPM object categories, by SpanName prefix.
 OCPM_CATEGORIES = {
     "email.": "Communication",
     "page.": "Portal",

@@ -150,8 +150,8 @@ _SAFARI_MAC = (
     "(KHTML, like Gecko) Version/18.1 Safari/605.1.15"
 )
 
-# Most of the team sits in the Chicago office area (Comcast's 73.160.0.0/14, the range
-# the seed's `visitor.ip` example 73.162.x.x is from), the rest work remotely.
+# Most of the team sits in the Chicago office area (Comcast's 73.160.0.0/14, so masked
+# visitor IPs read 73.162.x.x and the like), the rest work remotely.
 SEATS = (
     Seat("America/Chicago", "73.162.41", "en-US", _CHROME_WIN),
     Seat("America/Chicago", "73.161.118", "en-US", _CHROME_MAC),

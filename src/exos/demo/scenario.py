@@ -21,8 +21,8 @@ process-mining views should find is therefore caused, not painted on:
 - anomalies: a refinance surge (`World.spike_day`, ~2.6x the usual intake) and an
   incident hour (`World.incident`) of failing API calls, errors and rage clicks.
 
-Every domain event carries the attributes the seed's SQL reads: `order.id` (and
-`order.lob`, `vendor.id`, ...) and `operator.*`.
+Every domain event carries the attributes the reference SQL (`exos.demo.seed_queries`)
+reads: `order.id` (and `order.lob`, `vendor.id`, ...) and `operator.*`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-# ruff: noqa: E501  (the SQL is the seed's, verbatim, long lines included)
-"""The seed's example SQL, verbatim (seed/000_77ed26179ed69d5a.txt: Data Architecture,
-Query Cookbook, Process Mining SQL Examples, Object-Centric Process Mining), as named
-constants. The demo data set is made so that each of them returns rows; the all-in-one
-test runs them all. `SEED_QUERIES` maps each name to (where the seed has it, the views it
-feeds, the SQL).
+# ruff: noqa: E501  (the SQL is kept verbatim, long lines included)
+"""The reference example SQL the platform was specified with, verbatim (Data
+Architecture, Query Cookbook, Process Mining SQL Examples, Object-Centric Process
+Mining), as named constants. The demo data set is made so that each of them returns rows; the all-in-one
+test runs them all. `SEED_QUERIES` maps each name to (its section of the reference set, the
+views it feeds, the SQL).
 
 One of them cannot run verbatim on what the real HyperDX SDK sends: `WEB_VITALS_BY_PAGE`
 reads `toFloat64(SpanAttributes['lcp'])` and `['fid']` from every `webvitals` span, but
@@ -14,7 +14,7 @@ is an error in ClickHouse ("Cannot parse Float64 from String").
 And one returns no rows on any data: in `OBJECT_INTERACTION`, ClickHouse evaluates the
 two identical `arrayJoin(categories)` once (one expression, one join), so `c1 = c2` on
 every row and `WHERE c1 < c2` keeps nothing. `OBJECT_INTERACTION_PAIRS` builds the
-category pairs explicitly and answers what the seed meant.
+category pairs explicitly and answers what the query means to ask.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The `exos-schema` header names the record type and its version (`span/1`), so a
 consumer knows what it holds before parsing, and a new version can be rolled out while
 old messages are still on the topic: decoders for every supported version stay here.
-orjson was chosen over protobuf by `bench/bench_codec.py` (numbers in the README).
+orjson was chosen over protobuf by `bench/bench_codec.py` (docs/adr/0002-orjson-message-codec.md).
 
 Anything that cannot be decoded raises `PoisonRecord`: the consumer dead-letters that
 record alone and goes on.

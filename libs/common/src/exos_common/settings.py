@@ -2,8 +2,8 @@
 
 Every service composes its settings class from the groups below (plus its own fields),
 so a variable means the same thing everywhere. `SETTINGS_GROUPS` lists these shared groups;
-the README configuration table is generated from them plus each service's settings class
-(`exos.settings_doc`), and a test fails until the README is regenerated.
+the configuration table of docs/configuration.md is generated from them plus each service's
+settings class (`exos.settings_doc`), and a test fails until the table is regenerated.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ class StoreSettings(ClickHouseSettings, RetentionSettings):
 
 
 # NOTE to service authors: do not import service settings here (exos_common must never
-# import a service; that was a circular dependency). The README table picks service
+# import a service; that was a circular dependency). The configuration table picks service
 # settings up by itself from `exos_<service>.settings` (see src/exos/settings_doc.py).
 
 SETTINGS_GROUPS: tuple[type[BaseSettings], ...] = (

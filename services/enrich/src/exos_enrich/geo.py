@@ -24,12 +24,12 @@ import maxminddb
 
 @dataclass(frozen=True, slots=True)
 class GeoInfo:
-    country: str = ""  # ISO 3166-1 alpha-2, as the seed shows (`US`)
+    country: str = ""  # ISO 3166-1 alpha-2 (`US`)
     country_name: str = ""
     region: str = ""
     city: str = ""
     asn: str = ""  # the number, as a string (`7922`)
-    org: str = ""  # AS organisation (`Comcast Cable` in the seed, `COMCAST-7922` offline)
+    org: str = ""  # AS organisation (`Comcast Cable` from MaxMind, `COMCAST-7922` offline)
     is_private: bool = False
 
 

@@ -1,6 +1,6 @@
 """Session identity: who is signed in, carried forward in time within a session.
 
-The seed's portal sets `user.email`/`user.name`/`user.uid` with
+A portal sets `user.email`/`user.name`/`user.uid` with
 `HyperDX.setGlobalAttributes` after sign-in; HyperDX's own session list reads
 `userEmail`/`userName`/`teamId`/`teamName`. The SDK puts globals only on spans started
 after the call, and never on logs: enrich copies each value, once seen on a span, to

@@ -98,7 +98,7 @@ _VERSION = TypeAdapter(_Version)
 
 
 def snapshot_session(state: SessionState) -> bytes:
-    """The session's state as orjson bytes (a few KB; see the README). Raises
+    """The session's state as orjson bytes (a few KB; sizes in docs/pipeline.md, "Enrich"). Raises
     orjson.JSONEncodeError only for an int beyond 64 bits, which records cannot carry."""
     return orjson.dumps(
         SessionSnapshot(

@@ -1,4 +1,4 @@
-"""Visitor enrichment (seed table "Visitor Enrichment"): the `visitor.*` span attributes.
+"""Visitor enrichment: the `visitor.*` span attributes (docs/pipeline.md, "Enrich").
 
 Geo and network from the client IP, device from the User-Agent, language from
 Accept-Language (or the SDK's `browser.language`), the IP masked, and whether this
@@ -20,7 +20,7 @@ from exos_enrich.useragent import DeviceInfo, UserAgentParser
 
 VISITOR_ID_ATTRIBUTE = "visitor.id"
 
-# The seed's 15 attributes, plus visitor.id (the key that "unique visitors" counts on).
+# The 15 visitor attributes, plus visitor.id (the key that "unique visitors" counts on).
 VISITOR_ATTRIBUTES = (
     "visitor.city",
     "visitor.region",
@@ -42,7 +42,7 @@ VISITOR_ATTRIBUTES = (
 
 
 def mask_ip(ip: str) -> str:
-    """The seed's masking (`73.162.x.x`): IPv4 keeps its first two octets; IPv6 keeps
+    """The masked form (`73.162.x.x`): IPv4 keeps its first two octets; IPv6 keeps
     its /48 (the site prefix), the rest is `x`. Anything else is not shown at all."""
     try:
         address = ipaddress.ip_address(ip.strip())

@@ -1,7 +1,7 @@
 """OTLP export requests -> the pipeline's message models, one record per span or log
 record, flattened the way the ClickHouse exporter stores rows. Pure: no I/O, no clock.
 
-Session rule (README, "Ingest"): the session id is the resource attribute
+Session rule (docs/pipeline.md, "Sessions"): the session id is the resource attribute
 `rum.sessionId`. A resource that carries other `rum.*` attributes but no session id
 comes from the HyperDX browser SDK with a broken session: its records are rejected (and
 counted in `partial_success`), because a browser record without a session can never be

@@ -1,10 +1,10 @@
 # ruff: noqa: E501  (SQL reads better unwrapped)
-"""The seed's query cookbook and its ClickHouse primitives, as data: the docs endpoints
+"""The query cookbook (docs/04-query-cookbook.md) and its ClickHouse primitives, as data: the docs endpoints
 serve them, the prompt carries the cookbook as examples, and a test runs every example
 through the guard on fixture data, so each one is runnable as shown.
 
-The SQL is the seed's (Query Cookbook, Process Mining SQL Examples, Object-Centric
-Process Mining) with the two fixes `exos.demo.seed_queries` explains: `toFloat64OrNull`
+The SQL is the reference set of `exos.demo.seed_queries` (Query Cookbook, Process Mining
+SQL Examples, Object-Centric Process Mining) with the two fixes `exos.demo.seed_queries` explains: `toFloat64OrNull`
 for the Web Vitals (the SDK sends one metric per span) and explicit category pairs for
 the object-interaction query (two identical `arrayJoin`s are one join).
 """
@@ -19,7 +19,7 @@ class Recipe:
     name: str
     question: str
     sql: str
-    source: str  # where the seed has it, or "EXOS" for additions
+    source: str  # its section of the reference set, or "EXOS" for additions
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -30,7 +30,7 @@ class Primitive:
     function: str
     purpose: str
     celonis_equivalent: str
-    area: str  # "process mining" (seed's seven) or "OCPM" (seed's eight)
+    area: str  # "process mining" (seven examples) or "OCPM" (eight)
     example: str
     docs: str
 
@@ -95,7 +95,7 @@ COOKBOOK: tuple[Recipe, ...] = (
         "operators_by_orders",
         "Which operators handle the most orders?",
         "SELECT SpanAttributes['operator.name'] AS operator, uniqExact(SpanAttributes['order.id']) AS orders, count() AS events\nFROM otel_traces WHERE SpanAttributes['order.id'] != '' AND SpanAttributes['operator.name'] != ''\nGROUP BY operator ORDER BY orders DESC LIMIT 20",
-        "EXOS (the seed's first Ask AI example)",
+        "EXOS (the first Ask AI example question)",
     ),
     Recipe(
         "conformance",

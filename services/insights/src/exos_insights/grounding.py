@@ -153,7 +153,7 @@ TABLE_NOTES = {
     "the primary analytics table",
     "otel_logs": "one row per browser console record (SeverityText, Body)",
     "hyperdx_sessions": "rrweb replay chunks; session_id, events and timestamp are the "
-    "seed's names for the session id, the JSON events and the time",
+    "aliases for the session id, the JSON events and the time",
     "span_facts": "a narrow copy of every span with page, endpoint, HTTP status, vital and "
     "visitor as plain columns (faster than the Maps of otel_traces)",
     "session_summary": "one row per session after merges: always GROUP BY SessionId with "

@@ -1,5 +1,5 @@
-"""The seed's eight object categories of domain events, by SpanName prefix (seed,
-"Object-Centric Process Mining"), shared by the operator leaderboard and OCPM."""
+"""The eight object categories of domain events, by SpanName prefix (docs/05-process-mining.md),
+shared by the operator leaderboard and OCPM."""
 
 from __future__ import annotations
 

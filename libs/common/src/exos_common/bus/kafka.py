@@ -3,7 +3,8 @@
 Built on aiokafka, the client FastStream wraps, used directly: the port needs binary
 headers, commits of explicit offsets per partition, batches accumulated across polls,
 pause/resume and a revoke hook, which FastStream's publish (str headers) and
-subscribers (acks commit the whole position) do not give (README, design section).
+subscribers (acks commit the whole position) do not give
+(docs/adr/0003-own-stream-loop-on-aiokafka.md).
 The producer is idempotent with acks=all, so `publish` returns only once every
 in-sync replica has the record.
 """

@@ -1,6 +1,7 @@
 """The fetch loop every consumer service runs: fetch -> decode -> dead-letter poison ->
 hand to the handler -> tick. The handler owns batching, its sink and the commit, so the
-commit is always the last step of its chain (CONVENTIONS, stream processing 1-2).
+commit is always the last step of its chain and nothing commits on its own
+(docs/adr/0003-own-stream-loop-on-aiokafka.md).
 
 Lifecycle: `start` joins the group and runs the loop as a task; `stop` stops fetching,
 lets the handler flush and commit (`drain`), then leaves the group, within a grace

@@ -1,4 +1,4 @@
-"""Consumer metrics beyond request counts (CONVENTIONS "Stream processing" 9): latency
+"""Consumer metrics beyond request counts, the ones a stream consumer is judged by: latency
 from record timestamp to commit, lag per partition, batch rows/bytes/age at flush, sink
 duration and errors by attempt, time paused, dead letters."""
 

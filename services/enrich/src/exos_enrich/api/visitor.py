@@ -1,4 +1,4 @@
-"""`GET /api/visitor`: what the server sees of the caller, in the shape the seed's portal
+"""`GET /api/visitor`: what the server sees of the caller, in the shape a portal page
 reads (`v.geo.city`, `v.network.asOrganization`, `v.device.browser`, ...) before it
 calls `HyperDX.setGlobalAttributes({'visitor.*': ...})`.
 
@@ -27,7 +27,7 @@ class Geo(BaseModel):
     city: str
     region: str
     country: str
-    countryName: str  # camelCase: the seed portal reads these names
+    countryName: str  # camelCase: the names portal pages read
 
 
 class Network(BaseModel):

@@ -1,2 +1,2 @@
-"""Frustration signals detected server-side, one module per rule (seed "Frustration
-Signal Detection"): rage_click, dead_click, excessive_scroll, quick_back."""
+"""Frustration signals detected server-side, one module per rule (docs/pipeline.md,
+"Enrich"): rage_click, dead_click, excessive_scroll, quick_back."""

@@ -3,7 +3,7 @@ client-sent signals that suppress it, and the span a signal becomes.
 
 A detected signal first waits in the session's `Outbox`: until the session's spans are
 `grace` past its end (span time), or `settle_s` of wall time went by. A client that
-detects the same thing itself (the seed's dead-click-tracker.js calls
+detects the same thing itself (a page script that calls
 `HyperDX.addAction('rage_click', ...)`) sends a `custom-action` span close to that time;
 waiting lets that span arrive first, and then the server's signal is dropped instead of
 doubling it.
@@ -73,7 +73,7 @@ def _same_element(client: ClientSignal, candidate: Candidate) -> bool:
     if client.xpath and candidate.xpath:
         return client.xpath == candidate.xpath
     if client.element and candidate.element:
-        # The seed's tracker names elements CSS-style (`button#submit`); the SDK's
+        # Page scripts name elements CSS-style (`button#submit`); the SDK's
         # target_element is the tag name (`BUTTON`). Compare the tag part.
         selector, tag = client.element.lower(), candidate.element.lower()
         return selector == tag or (selector.startswith(tag) and selector[len(tag)] in "#.[: >")

@@ -1,6 +1,6 @@
 """`GET /api/insights`: the service documents itself: its endpoints, the ClickHouse
-primitives behind process mining (seed table: function, purpose, Celonis equivalent,
-a runnable example), whether a model is configured. `GET /api/insights/cookbook`: the
+primitives behind process mining (a table: function, purpose, Celonis
+equivalent, a runnable example), whether a model is configured. `GET /api/insights/cookbook`: the
 query cookbook. `GET /api/insights/schema`: what the model is told about the data."""
 
 # No `from __future__ import annotations`: the routes' Depends(provider.get) is local

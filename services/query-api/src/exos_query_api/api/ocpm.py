@@ -46,7 +46,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
     @router.get(
         "/categories",
         summary="The eight object categories",
-        description="Domain events by the seed's eight categories (SpanName prefix: email. "
+        description="Domain events by the eight object categories (SpanName prefix: email. "
         "Communication, page. Portal, action. System Action, order. Order Lifecycle, "
         "review. Quality Control, report. Document, inspection. Field Work, appraisal. "
         "Valuation): events, orders, operators, sessions, activities; and what fits none.",
@@ -61,8 +61,8 @@ def build_router(provider: StoreProvider) -> APIRouter:
         "/interactions",
         summary="Object interaction graph",
         description="Categories as nodes; an edge for each pair of categories that occur "
-        "in the same order, weighted by the number of such orders (the seed's "
-        "arrayJoin co-occurrence query, with the pairs built explicitly).",
+        "in the same order, weighted by the number of such orders (an arrayJoin "
+        "co-occurrence query, with the pairs built explicitly).",
     )
     def interactions(
         store: StoreDep, window: TimeRangeParam, filters: ProcessFiltersParam

@@ -21,7 +21,7 @@ class Category(BaseModel):
 
 
 class CategoriesResponse(Traced):
-    categories: list[Category] = Field(description="The seed's eight, busiest first.")
+    categories: list[Category] = Field(description="The eight categories, busiest first.")
     uncategorized_events: int
     uncategorized_activities: list[str]
 

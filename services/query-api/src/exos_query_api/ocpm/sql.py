@@ -1,5 +1,5 @@
 """SQL of the object-centric views over `process_events` (migration 0010), as named
-constants over the `ocel` CTE: every domain event with its category (the seed's eight,
+constants over the `ocel` CTE: every domain event with its category (one of eight,
 by SpanName prefix; '' for none), order, vendor, operator and session. `/*CASES*/` is
 `eventlog.case_filter` (fixed clauses, bound values)."""
 
@@ -28,8 +28,8 @@ GROUP BY category
 ORDER BY events DESC, category
 """
 
-# The seed's object-interaction query with the pairs built explicitly (two arrayJoin of
-# the same array are one join in ClickHouse, so the seed's `c1 < c2` never held; see
+# The reference object-interaction query with the pairs built explicitly (two arrayJoin
+# of the same array are one join in ClickHouse, so its `c1 < c2` never held; see
 # OBJECT_INTERACTION_PAIRS in exos.demo.seed_queries), over all eight categories.
 INTERACTIONS = """
 SELECT pair.1 AS category_a, pair.2 AS category_b, count() AS orders

@@ -1,6 +1,6 @@
 """One session's recording: rrweb events page by page, the five drill-down tabs, the
 heatbar. Every time is also given as `offset_ms` from the first rrweb event, the
-player's time (seed "Seek-to-Time Mapping")."""
+player's time, so a click on any row seeks the replay there."""
 
 from typing import Annotated
 

@@ -1,4 +1,4 @@
-"""The activity heatbar (seed "Activity Heatbar"): weighted activity per time bucket of
+"""The activity heatbar (docs/replay.md): weighted activity per time bucket of
 the replay, and markers for errors, rage clicks and navigations. Pure functions; the
 SQL that feeds them is in `exos_replay.queries.session`.
 
@@ -19,7 +19,8 @@ MIN_BUCKETS = 50
 MAX_BUCKETS = 400
 PX_PER_BUCKET = 2
 
-# The seed's weights. Scroll is an rrweb event (incremental, source 3), not a span.
+# Weights per kind of activity (docs/replay.md). Scroll is an rrweb event (incremental,
+# source 3), not a span.
 WEIGHTS: dict[str, float] = {
     "click": 1.0,
     "mousedown": 0.8,
@@ -69,7 +70,7 @@ class Heatbar(BaseModel):
     start_offset_ms: float = 0.0
     duration_ms: float
     bucket_ms: float
-    values: list[float] = Field(description="Weighted activity per bucket (seed weights).")
+    values: list[float] = Field(description="Weighted activity per bucket (see `weights`).")
     max_value: float
     markers: list[Marker]
     weights: dict[str, float] = Field(default_factory=lambda: dict(WEIGHTS))

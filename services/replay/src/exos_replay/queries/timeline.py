@@ -1,5 +1,5 @@
-"""One session's spans and logs: the five drill-down tabs (seed "Drill-Down Tabs", with
-its SpanName filters), the pages visited, and the activity the heatbar weighs.
+"""One session's spans and logs: the five drill-down tabs (docs/replay.md, with
+their SpanName filters), the pages visited, and the activity the heatbar weighs.
 
 Every query is bounded by the session's time window from the summary (partition and
 primary-key pruning) and by its session id (otel_traces' bloom-filtered materialized
