@@ -49,6 +49,8 @@ NOT_APPLICABLE = {
 CHART_OVERRIDES = {
     "EXOS_ENVIRONMENT": "a cluster is production: unsafe defaults are refused",
     "EXOS_KAFKA_BOOTSTRAP": "the code's default is localhost; in a cluster Kafka is a Service",
+    "EXOS_LOG_FORMAT": "a cluster's log pipeline reads JSON: said outright, not inferred "
+    "from stderr not being a terminal",
     "EXOS_CLICKHOUSE_URL": "pods share a ClickHouse server, never an embedded chdb:// folder",
 }
 _SECRET_MARKERS = ("PASSWORD", "API_KEY", "SECRET", "TOKEN")

@@ -38,7 +38,9 @@ def up(
     # for each `exos serve` process that shares this CLI (~200 MB and seconds each).
     from exos.allinone import Endpoints, Platform, UpOptions, run_platform
 
-    configure_logging(RuntimeSettings(), service="exos-up")
+    # Three servers share this process and the banner below names their addresses, so
+    # uvicorn's own start-up lines (three of each) are left out.
+    configure_logging(RuntimeSettings(), service="exos-up", server_banner=False)
     options = UpOptions(
         data_dir=data,
         host=_SERVE.http_host,

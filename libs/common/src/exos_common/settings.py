@@ -35,10 +35,12 @@ class RuntimeSettings(BaseSettings):
         description="Where this runs: `development`, `test` or `production`.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", description="Minimum level of the JSON log lines written to stderr."
+        "INFO", description="Minimum level of the log lines written to stderr."
     )
-    log_format: Literal["json", "console"] = Field(
-        "json", description="`json` for machines (default), `console` for a human at a terminal."
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto",
+        description="`auto`: readable lines when stderr is a terminal, JSON lines otherwise; "
+        "`json` or `console` to force one.",
     )
     instance_id: str = Field(
         default_factory=socket.gethostname,
