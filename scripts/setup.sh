@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Installs what EXOS needs on a fresh machine, idempotently: uv, the Python workspace
-# (locked), Java 17 + Maven for the local Kafka broker, Debian's Chromium and the npm
-# packages of the browser tests (the real HyperDX SDK). Safe to run again: each step
+# Installs what EXOS needs on a fresh machine, idempotently. Safe to run again: each step
 # checks first and does nothing when its tool is already there.
+#
+#   scripts/setup.sh up     what `exos up` needs (`make up`): uv, the workspace's runtime
+#                           packages (locked, no dev group), npm and the portal's packages
+#   scripts/setup.sh        everything `make test` needs on top: the dev group, Java 17 +
+#                           Maven for the local Kafka broker, Debian's Chromium, the npm
+#                           packages of the browser and deploy tests, and Helm
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+PROFILE="${1:-test}"
+case "$PROFILE" in
+  up|test) ;;
+  *) printf 'usage: %s [up|test]\n' "$0" >&2; exit 2 ;;
+esac
 
 UV_VERSION="0.13.9"
 HELM_MODULE="helm.sh/helm/v3"
@@ -29,23 +39,40 @@ if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | cut -d' ' -f2)" != "$U
   python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 fi
 
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+
+# npm ci only when the lock changed since the last install (it wipes node_modules).
+npm_install() {
+  local dir
+  for dir in "$@"; do
+    if [ ! -f "$dir/node_modules/.package-lock.json" ] \
+       || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.exos-installed-lock"; then
+      say "npm ci in $dir"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error \
+        && cp package-lock.json node_modules/.exos-installed-lock)
+    fi
+  done
+}
+
+# The portal's vendor scripts, the rrweb player and Ask AI's page: served by `exos up`.
+RUNTIME_WEB=(services/replay/web services/gateway/web services/insights/web)
+
+if [ "$PROFILE" = up ]; then
+  # --inexact: a machine that also runs the tests keeps its dev group.
+  say "uv sync (locked, runtime only)"
+  uv sync --locked --no-dev --inexact --quiet
+  npm_install "${RUNTIME_WEB[@]}"
+  exit 0
+fi
+
 command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
 command -v mvn >/dev/null 2>&1 || apt_install maven
-command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 [ -x /usr/bin/chromium ] || apt_install chromium
 
 say "uv sync (locked)"
 uv sync --locked --quiet
 
-# npm ci only when the lock changed since the last install (it wipes node_modules).
-for dir in tests/e2e/browser services/replay/web services/gateway/web services/insights/web tests/deploy; do
-  if [ ! -f "$dir/node_modules/.package-lock.json" ] \
-     || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.exos-installed-lock"; then
-    say "npm ci in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error \
-      && cp package-lock.json node_modules/.exos-installed-lock)
-  fi
-done
+npm_install tests/e2e/browser "${RUNTIME_WEB[@]}" tests/deploy
 
 # Helm for the chart tests (tests/deploy), built once from the Go module proxy into the
 # EXOS cache (a few minutes on 2 cores); rebuilt only when the binary is missing or is
