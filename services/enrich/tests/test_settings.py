@@ -1,4 +1,4 @@
-"""EnrichSettings: EXOS_* variables, rule names checked, the docs/configuration.md table includes them."""
+"""EnrichSettings: EXOS_* variables, rule names checked, docs/configuration.md lists them."""
 
 from __future__ import annotations
 
