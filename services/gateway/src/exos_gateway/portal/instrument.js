@@ -1,6 +1,6 @@
 // The portal's own telemetry (EXOS_GATEWAY_INSTRUMENT=true): the HyperDX browser SDK sends
-// traces, console output and rrweb replays of the portal to ingest, as the seed's portal
-// does, and /api/visitor's geo/device attributes are set on every span.
+// traces, console output and rrweb replays of the portal to ingest, as any instrumented portal
+// would, and /api/visitor's geo/device attributes are set on every span.
 (function () {
   const config = JSON.parse(document.getElementById("exos-config").textContent).instrument;
   const sdk = window.HyperDX && (window.HyperDX.default || window.HyperDX);

@@ -1,4 +1,4 @@
-// The activity heatbar (seed "Activity Heatbar"): a Catmull-Rom spline through the
+// The activity heatbar (docs/replay.md): a Catmull-Rom spline through the
 // bucket values, markers for errors, rage clicks and navigations, a playhead.
 "use strict";
 
