@@ -26,7 +26,7 @@ from exos_gateway.headers import SameOriginMiddleware, SecurityHeadersMiddleware
 from exos_gateway.login import login_router
 from exos_gateway.openapi import UpstreamDocuments, merge
 from exos_gateway.pages import pages_router
-from exos_gateway.proxy import Upstream, forward, match
+from exos_gateway.proxy import Upstream, forward, match, upstream_client
 from exos_gateway.routes import upstream_routes
 from exos_gateway.sessions import SessionStore
 from exos_gateway.settings import GatewaySettings
@@ -50,9 +50,9 @@ def create_app(
         secret = settings.gateway_session_secret
         sessions = SessionStore(secret.get_secret_value() if secret else None)
     routes = upstream_routes(settings)
-    client = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.gateway_upstream_timeout_s, connect=5.0),
-        follow_redirects=False,
+    secret = settings.service_secret
+    client = upstream_client(
+        settings.gateway_upstream_timeout_s, secret.get_secret_value() if secret else None
     )
 
     @asynccontextmanager
