@@ -26,9 +26,9 @@ def create_app(
     trust: ServiceTrustSettings | None = None,
 ) -> FastAPI:
     """`trust`: the gateway's credential this service requires and the roles that see
-    personal data (default from EXOS_*)."""
+    personal data (default: `settings`)."""
     settings = settings or InsightsSettings()
-    trust = trust or ServiceTrustSettings()
+    trust = trust or settings
     pii = PiiPolicy.from_settings(trust)
     provider = StoreProvider(settings, store)
     registry = CollectorRegistry()

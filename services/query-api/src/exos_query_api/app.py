@@ -19,12 +19,12 @@ def create_app(
     store: Store | None = None,
     trust: ServiceTrustSettings | None = None,
 ) -> FastAPI:
-    """`trust`: the gateway's credential this service requires (default from EXOS_*)."""
+    """`trust`: the gateway's credential this service requires (default: `settings`)."""
     settings = settings or QueryApiSettings()
     provider = StoreProvider(settings, store)
     areas = (stats, process, ocpm, analytics, site_health)
     app = create_read_app(
         "EXOS query-api", provider, [area.build_router(provider) for area in areas]
     )
-    install_service_trust(app, trust or ServiceTrustSettings())
+    install_service_trust(app, trust or settings)
     return app
