@@ -1,13 +1,10 @@
 """What the chart renders for service-to-service trust: the generated shared secret and
-who reads it, the Kafka and ClickHouse policies, replication in production, and the TLS
-examples."""
+who reads it, the Kafka and ClickHouse policies, and the TLS examples."""
 
 from __future__ import annotations
 
 import base64
 from typing import Any
-
-from exos_common.topics import pipeline_topic_specs
 
 from .helm import (
     CHART,
@@ -99,15 +96,6 @@ def test_a_data_policy_without_a_pod_selector_is_refused() -> None:
     result = run_helm("template", RELEASE, str(CHART), "--set", "networkPolicy.kafka.enabled=true")
     assert result.returncode != 0
     assert "networkPolicy.kafka.podSelector must select its pods" in result.stderr
-
-
-def test_production_replicates_three_times_with_two_in_sync() -> None:
-    for value_set in PRODUCTION.values():
-        config = by_kind(render(value_set), "ConfigMap")[f"{RELEASE}-config"]["data"]
-        replication = int(config["EXOS_KAFKA_REPLICATION_FACTOR"])
-        assert replication == 3, value_set
-        specs = pipeline_topic_specs(12, replication, 8 * 1024 * 1024)
-        assert {s.configs["min.insync.replicas"] for s in specs} == {"2"}
 
 
 def test_tls_examples_render_with_the_ca_mounted() -> None:

@@ -46,6 +46,12 @@ def create_app(
     `banner`: a line every page shows (e.g. that the portal runs without login).
     `sessions`: the portal's session store (tests pass one with their own clock)."""
     settings = settings or GatewaySettings()
+    if services is None and settings.environment == "production" and not settings.service_secret:
+        # Without it every forwarded request would be refused by the read services.
+        raise ValueError(
+            "EXOS_ENVIRONMENT=production needs EXOS_SERVICE_SECRET on the gateway (the same "
+            "value as on query-api, replay and insights)"
+        )
     if sessions is None:
         secret = settings.gateway_session_secret
         sessions = SessionStore(secret.get_secret_value() if secret else None)
