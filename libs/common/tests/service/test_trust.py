@@ -5,10 +5,11 @@ personal data."""
 from __future__ import annotations
 
 import pytest
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr, ValidationError
+from starlette.websockets import WebSocketDisconnect
 
 from exos_common.service.errors import install_error_handlers
 from exos_common.service.health import health_router
@@ -150,3 +151,25 @@ def test_mask() -> None:
     assert mask("ann@example.test", True) == "ann@example.test"
     assert mask("ann@example.test", False) == MASK
     assert mask("", False) == ""
+
+
+def test_a_websocket_without_the_credential_is_closed() -> None:
+    app = FastAPI()
+
+    @app.websocket("/api/live")
+    async def live(socket: WebSocket) -> None:
+        await socket.accept()
+        await socket.send_text("data")
+        await socket.close()
+
+    install_service_trust(app, ServiceTrustSettings(service_secret=SecretStr(SECRET)))
+    client = TestClient(app)
+    for headers in ({}, {CREDENTIAL_HEADER: "wrong"}):
+        with (
+            pytest.raises(WebSocketDisconnect) as closed,
+            client.websocket_connect("/api/live", headers=headers) as socket,
+        ):
+            socket.receive_text()
+        assert closed.value.code == 1008
+    with client.websocket_connect("/api/live", headers={CREDENTIAL_HEADER: SECRET}) as socket:
+        assert socket.receive_text() == "data"

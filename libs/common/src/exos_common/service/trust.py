@@ -48,31 +48,38 @@ class ServiceTrustMiddleware:
         self._digest = _digest(secret.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in OPEN_PATHS:
+        if scope["type"] not in ("http", "websocket") or scope.get("path") in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         headers = list(scope.get("headers", ()))
-        presented = [v for k, v in headers if k == CREDENTIAL_HEADER.encode()]
-        if not presented:
-            await _refuse(
-                send,
-                "service_credential_missing",
-                "this service answers the gateway only: the request has no "
-                "X-Exos-Service-Credential (go through the gateway)",
-            )
-            return
-        if len(presented) > 1 or not hmac.compare_digest(_digest(presented[0]), self._digest):
-            await _refuse(
-                send,
-                "service_credential_invalid",
-                "the X-Exos-Service-Credential does not match this service's EXOS_SERVICE_SECRET",
-            )
+        refusal = self._refusal([v for k, v in headers if k == CREDENTIAL_HEADER.encode()])
+        if refusal is not None:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})  # policy violation
+            else:
+                await _refuse(send, *refusal)
             return
         kept = [(k, v) for k, v in headers if k != CREDENTIAL_HEADER.encode()]
         if not any(k == ROLE_HEADER.encode() for k, _ in kept):
             kept.append((ROLE_HEADER.encode(), DEFAULT_ROLE))
         scope["headers"] = kept
         await self.app(scope, receive, send)
+
+    def _refusal(self, presented: list[bytes]) -> tuple[str, str] | None:
+        """None when exactly one credential was sent and it is the secret; otherwise the
+        error code and message."""
+        if not presented:
+            return (
+                "service_credential_missing",
+                "this service answers the gateway only: the request has no "
+                "X-Exos-Service-Credential (go through the gateway)",
+            )
+        if len(presented) > 1 or not hmac.compare_digest(_digest(presented[0]), self._digest):
+            return (
+                "service_credential_invalid",
+                "the X-Exos-Service-Credential does not match this service's EXOS_SERVICE_SECRET",
+            )
+        return None
 
 
 async def _refuse(send: Send, code: str, message: str) -> None:
