@@ -429,12 +429,17 @@ def _allowed_components(policy: dict[str, Any]) -> set[str]:
 
 
 def test_network_policies_let_in_exactly_each_service_clients() -> None:
-    assert not by_kind(render(), "NetworkPolicy")  # off by default
+    assert by_kind(render(), "NetworkPolicy")  # on by default
+    assert not by_kind(render(sets=["networkPolicy.enabled=false"]), "NetworkPolicy")
     docs = render(PRODUCTION["eventhubs+cloud"])
     policies = by_kind(docs, "NetworkPolicy")
     assert set(policies) == {object_name(s) for s in SERVICES}
     allowed = {s: _allowed_components(policies[object_name(s)]) for s in SERVICES}
-    assert allowed["ingest"] == allowed["gateway"] == {"*"}
+    # Browsers reach ingest and the gateway through the ingress controller only.
+    assert allowed["ingest"] == allowed["gateway"] == {"test"}
+    ingress_from = load_values()["networkPolicy"]["ingressFrom"]
+    for name in ("ingest", "gateway"):
+        assert policies[object_name(name)]["spec"]["ingress"][1]["from"] == ingress_from
     assert allowed["writer"] == {"test"}  # it only consumes; helm test still asks /readyz
     # Every upstream the gateway calls lets the gateway in.
     for target in load_values()["services"]["gateway"]["upstreams"].values():
@@ -444,9 +449,16 @@ def test_network_policies_let_in_exactly_each_service_clients() -> None:
         assert selector["app.kubernetes.io/instance"] == RELEASE
         assert policy["spec"]["policyTypes"] == ["Ingress"]  # egress: Kafka, ClickHouse, LLM
         metrics = policy["spec"]["ingress"][-1]
-        assert metrics["from"][0]["namespaceSelector"]["matchLabels"] == {
-            "kubernetes.io/metadata.name": "kube-system"
-        }
+        # The scraper by namespace AND pod labels, not every pod of kube-system.
+        assert [peer["podSelector"]["matchLabels"] for peer in metrics["from"]] == [
+            {"rsName": "ama-metrics"},
+            {"dsName": "ama-metrics-node"},
+        ]
+        assert all(
+            peer["namespaceSelector"]["matchLabels"]
+            == {"kubernetes.io/metadata.name": "kube-system"}
+            for peer in metrics["from"]
+        )
         assert all(
             rule["ports"] == [{"port": "http", "protocol": "TCP"}]
             for rule in policy["spec"]["ingress"]

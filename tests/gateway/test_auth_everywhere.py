@@ -83,7 +83,12 @@ def test_every_documented_route_is_given_to_the_right_roles(gateway: TestClient)
     others = [(m, p) for m, p in operations if not p.startswith("/api/insights")]
     assert {m for m, _ in insights} == {"GET", "POST"} and len(others) >= 30
     assert {m for m, _ in others} == {"GET"}  # every read service's route is a read
+    # A session's replay (its events, tabs, heatbar) is personal data: analysts and up.
+    replay = [(m, p) for m, p in others if re.fullmatch(r"/api/sessions/x/.+", p)]
+    assert len(replay) == 3, replay
+    reads = [op for op in others if op not in replay]
     assert [(m, p) for m, p in insights if status(VIEWER_TOKEN, m, p) != 403] == []
-    assert [(m, p) for m, p in others if status(VIEWER_TOKEN, m, p) in (401, 403)] == []
-    for method, path in insights:
+    assert [(m, p) for m, p in replay if status(VIEWER_TOKEN, m, p) != 403] == []
+    assert [(m, p) for m, p in reads if status(VIEWER_TOKEN, m, p) in (401, 403)] == []
+    for method, path in insights + replay:
         assert status(ANALYST_TOKEN, method, path) not in (401, 403), (method, path)

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
+from exos_common.testing.issuer import AUDIENCE, Issuer
 from exos_common.testing.servers import serve_in_thread
 from exos_gateway.app import create_app
 from exos_gateway.auth import create_provider
@@ -24,45 +25,6 @@ from exos_gateway.roles import Role
 from exos_gateway.sessions import Session, SessionStore
 from exos_gateway.settings import GatewaySettings
 from exos_gateway.sso import PortalSignOn
-
-AUDIENCE = "api://exos"
-
-
-def _jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
-    public = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
-    return {**public, "kid": kid, "use": "sig", "alg": "RS256"}
-
-
-class Issuer:
-    def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.url = ""
-
-    def app(self) -> FastAPI:
-        issuer = FastAPI()
-
-        @issuer.get("/.well-known/openid-configuration")
-        async def discovery() -> dict[str, str]:
-            return {"issuer": self.url, "jwks_uri": f"{self.url}/keys"}
-
-        @issuer.get("/keys")
-        async def keys() -> dict[str, Any]:
-            return {"keys": [_jwk(self.key, "k1")]}
-
-        return issuer
-
-    def token(self, key: rsa.RSAPrivateKey | None = None, **overrides: Any) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": self.url,
-            "aud": AUDIENCE,
-            "sub": "ann",
-            "iat": now,
-            "exp": now + 300,
-            "roles": ["viewer"],
-        }
-        claims.update(overrides)
-        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": "k1"})
 
 
 @pytest.fixture(scope="module")

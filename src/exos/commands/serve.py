@@ -16,7 +16,8 @@ import typer
 
 from exos_common.logs import configure_logging
 from exos_common.service.runner import run_app
-from exos_common.settings import RuntimeSettings, ServeSettings
+from exos_common.service.trust import refuse_anonymous_distributed
+from exos_common.settings import RuntimeSettings, ServeSettings, ServiceTrustSettings
 
 
 class Service(StrEnum):
@@ -27,6 +28,10 @@ class Service(StrEnum):
     replay = "replay"
     insights = "insights"
     gateway = "gateway"
+
+
+# They answer only the gateway: alone on a port, they need its credential.
+READ_SERVICES = frozenset({Service.query_api, Service.replay, Service.insights})
 
 
 def load_app(service: Service) -> Any:
@@ -52,6 +57,8 @@ def serve(
     configure_logging(RuntimeSettings(), service=service.value)
     settings = ServeSettings()
     listen_port = settings.port_of(service.value) if port is None else port
+    if service in READ_SERVICES:
+        refuse_anonymous_distributed(service.value, ServiceTrustSettings())
     app = load_app(service)
     with contextlib.suppress(KeyboardInterrupt):
         run_app(

@@ -58,16 +58,28 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end -}}
 {{- end -}}
 
-{{/* `EXOS_*` variables read from existing Secrets for one consumer (a service name or
+{{/* The Secret a secretEnv entry reads: the existing one named, the one the chart
+     generates (<release>-<key>), or "" (the variable is not set). Arguments: dict root, ref. */}}
+{{- define "exos.secretName" -}}
+{{- if .ref.existingSecret -}}
+{{- .ref.existingSecret -}}
+{{- else if .ref.generate -}}
+{{- printf "%s-%s" (include "exos.fullname" .root) .ref.key -}}
+{{- end -}}
+{{- end -}}
+
+{{/* `EXOS_*` variables read from Secrets for one consumer (a service name or
      `migrate`). Arguments: dict root, name. */}}
 {{- define "exos.secretEnv" -}}
 {{- $name := .name -}}
+{{- $root := .root -}}
 {{- range $var, $ref := .root.Values.secretEnv }}
-{{- if and $ref.existingSecret (has $name $ref.services) }}
+{{- $secret := include "exos.secretName" (dict "root" $root "ref" $ref) }}
+{{- if and $secret (has $name $ref.services) }}
 - name: {{ $var }}
   valueFrom:
     secretKeyRef:
-      name: {{ $ref.existingSecret }}
+      name: {{ $secret }}
       key: {{ $ref.key }}
 {{- end }}
 {{- end }}
@@ -98,8 +110,9 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- define "exos.configChecksum" -}}
 {{- $refs := dict -}}
 {{- range $var, $ref := .root.Values.secretEnv -}}
-{{- if and $ref.existingSecret (has $.name $ref.services) -}}
-{{- $_ := set $refs $var (printf "%s/%s" $ref.existingSecret $ref.key) -}}
+{{- $secret := include "exos.secretName" (dict "root" $.root "ref" $ref) -}}
+{{- if and $secret (has $.name $ref.services) -}}
+{{- $_ := set $refs $var (printf "%s/%s" $secret $ref.key) -}}
 {{- end -}}
 {{- end -}}
 {{- list .root.Values.config .svc.config $refs | toJson | sha256sum -}}

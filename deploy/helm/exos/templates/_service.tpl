@@ -338,13 +338,20 @@ spec:
     {{- else }}
     # Its clients, and the `helm test` pod that asks every service's /readyz.
     - from:
-        {{- range (append $clients "test") }}
+        {{- range (append (without $clients "ingress") "test") }}
         - podSelector:
             matchLabels:
               {{- include "exos.selectorLabels" (dict "root" $root "name" .) | nindent 14 }}
         {{- end }}
       ports:
         - {port: http, protocol: TCP}
+    {{- if has "ingress" $clients }}
+    # The ingress controller's pods (networkPolicy.ingressFrom).
+    - from:
+        {{- required "networkPolicy.ingressFrom must name the ingress controller's pods" $root.Values.networkPolicy.ingressFrom | toYaml | nindent 8 }}
+      ports:
+        - {port: http, protocol: TCP}
+    {{- end }}
     {{- end }}
     {{- with $root.Values.networkPolicy.metricsFrom }}
     - from:

@@ -213,6 +213,48 @@ class InProcessBusSettings(BaseSettings):
     )
 
 
+ROLE_NAMES = ("viewer", "analyst", "admin")
+
+
+class ServiceTrustSettings(BaseSettings):
+    """How the read services (query-api, replay, insights) know a request came through
+    the gateway, and which roles see personal data in their answers."""
+
+    model_config = _CONFIG
+
+    service_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret the gateway sends to query-api, replay and insights on "
+        "every request (`X-Exos-Service-Credential`); they answer 401 without it. The same "
+        "value on the gateway and the read services; keep it in a Kubernetes secret (the "
+        "chart makes one). Unset: `exos serve` of a read service refuses to start unless "
+        "EXOS_READ_ALLOW_ANONYMOUS=true; `exos up` needs none (one process).",
+    )
+    read_allow_anonymous: bool = Field(
+        False,
+        description="`true` lets `exos serve query-api|replay|insights` run without "
+        "EXOS_SERVICE_SECRET: anyone who reaches them reads everything (a warning is logged).",
+    )
+    pii_roles: str = Field(
+        "analyst,admin",
+        description="Comma-separated roles that see e-mails, user names, client IPs and "
+        "session replays (recordings, drill-down tabs) and may use the SQL console; other "
+        "roles get them masked or refused (403).",
+    )
+
+    @field_validator("pii_roles")
+    @classmethod
+    def _known_roles(cls, value: str) -> str:
+        unknown = [r for r in split_list(value) if r.lower() not in ROLE_NAMES]
+        if unknown:
+            raise ValueError(f"EXOS_PII_ROLES: unknown roles {unknown} (one of {ROLE_NAMES})")
+        return value
+
+    @property
+    def roles_seeing_pii(self) -> frozenset[str]:
+        return frozenset(r.lower() for r in split_list(self.pii_roles))
+
+
 class StoreSettings(ClickHouseSettings, RetentionSettings):
     """What a process that reads or writes the EXOS tables needs."""
 
@@ -229,4 +271,5 @@ SETTINGS_GROUPS: tuple[type[BaseSettings], ...] = (
     ClickHouseServerSettings,
     ServeSettings,
     InProcessBusSettings,
+    ServiceTrustSettings,
 )

@@ -26,7 +26,7 @@ from exos_gateway.headers import SameOriginMiddleware, SecurityHeadersMiddleware
 from exos_gateway.login import login_router
 from exos_gateway.openapi import UpstreamDocuments, merge
 from exos_gateway.pages import pages_router
-from exos_gateway.proxy import Upstream, forward, match
+from exos_gateway.proxy import Upstream, forward, match, upstream_client
 from exos_gateway.routes import upstream_routes
 from exos_gateway.sessions import SessionStore
 from exos_gateway.settings import GatewaySettings
@@ -46,13 +46,19 @@ def create_app(
     `banner`: a line every page shows (e.g. that the portal runs without login).
     `sessions`: the portal's session store (tests pass one with their own clock)."""
     settings = settings or GatewaySettings()
+    if services is None and settings.environment == "production" and not settings.service_secret:
+        # Without it every forwarded request would be refused by the read services.
+        raise ValueError(
+            "EXOS_ENVIRONMENT=production needs EXOS_SERVICE_SECRET on the gateway (the same "
+            "value as on query-api, replay and insights)"
+        )
     if sessions is None:
         secret = settings.gateway_session_secret
         sessions = SessionStore(secret.get_secret_value() if secret else None)
     routes = upstream_routes(settings)
-    client = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.gateway_upstream_timeout_s, connect=5.0),
-        follow_redirects=False,
+    secret = settings.service_secret
+    client = upstream_client(
+        settings.gateway_upstream_timeout_s, secret.get_secret_value() if secret else None
     )
 
     @asynccontextmanager

@@ -1,7 +1,9 @@
 """Distributed mode: `/api/*` and the services' pages forwarded to the read services.
 
 Requests and answers are streamed (an OCEL export or a replay's events are large);
-hop-by-hop headers are dropped and `X-Forwarded-*` added. A service that does not answer
+hop-by-hop headers are dropped and `X-Forwarded-*` added. A credential arriving from
+outside is dropped too: the gateway's own (EXOS_SERVICE_SECRET) is a default header of
+the client every upstream request goes through (`upstream_client`). A service that does not answer
 gives 502/504 in the usual error envelope rather than a hung request.
 """
 
@@ -16,6 +18,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from exos_common.service.errors import error_response
+from exos_common.service.trust import CREDENTIAL_HEADER
 
 HOP_BY_HOP = frozenset(
     {
@@ -55,12 +58,23 @@ def forwarded_headers(request: Request) -> dict[str, str]:
     # The upstreams trust the gateway, not the browser's credentials.
     headers.pop("authorization", None)
     headers.pop("cookie", None)
+    headers.pop(CREDENTIAL_HEADER, None)
     peer = request.client.host if request.client else ""
     prior = request.headers.get("x-forwarded-for")
     headers["x-forwarded-for"] = f"{prior}, {peer}" if prior else peer
     headers["x-forwarded-proto"] = request.url.scheme
     headers["x-forwarded-host"] = request.headers.get("host", "")
     return headers
+
+
+def upstream_client(timeout_s: float, credential: str | None) -> httpx.AsyncClient:
+    """The client of every request to the read services: proxied ones, their OpenAPI
+    documents and the readiness probe all carry the gateway's credential."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_s, connect=5.0),
+        follow_redirects=False,
+        headers={CREDENTIAL_HEADER: credential} if credential else None,
+    )
 
 
 async def forward(client: httpx.AsyncClient, upstream: Upstream, request: Request) -> Response:

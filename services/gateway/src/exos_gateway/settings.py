@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from exos_common.settings import RuntimeSettings, split_list
+from exos_common.settings import RuntimeSettings, ServiceTrustSettings, split_list
 from exos_gateway.roles import parse_group_roles, parse_token_entries
 
 # The repository's paths: `services/gateway/web` (npm ci by scripts/setup.sh) and `docs/`.
@@ -17,7 +17,7 @@ DEFAULT_WEB_DIR = _REPO / "services" / "gateway" / "web"
 DEFAULT_DOCS_DIR = _REPO / "docs"
 
 
-class GatewaySettings(RuntimeSettings):
+class GatewaySettings(RuntimeSettings, ServiceTrustSettings):
     query_api_url: str = Field(
         "http://127.0.0.1:8093", description="Base URL of query-api (distributed mode)."
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from exos_common.settings import RuntimeSettings, StoreSettings, split_list
+from exos_common.settings import RuntimeSettings, ServiceTrustSettings, StoreSettings, split_list
 from exos_insights.guard.engine import Limits
 from exos_insights.guard.rules import Policy
 
@@ -18,7 +18,7 @@ DEFAULT_SYSTEM_TABLES = "one,numbers,numbers_mt,zeros,functions,data_type_famili
 DEFAULT_TABLE_FUNCTIONS = "numbers,numbers_mt,zeros,generate_series,values"
 
 
-class InsightsSettings(StoreSettings, RuntimeSettings):
+class InsightsSettings(StoreSettings, ServiceTrustSettings, RuntimeSettings):
     openai_base_url: str | None = Field(
         None,
         description="Base URL of an OpenAI-compatible API (e.g. `https://api.openai.com/v1`, "

@@ -6,15 +6,25 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from exos_common.service.readstore import StoreProvider, create_read_app
+from exos_common.service.trust import install_service_trust
+from exos_common.settings import ServiceTrustSettings
 from exos_common.store import Store
 from exos_query_api.api import analytics, ocpm, process, site_health, stats
 from exos_query_api.settings import QueryApiSettings
 
 
-def create_app(settings: QueryApiSettings | None = None, *, store: Store | None = None) -> FastAPI:
+def create_app(
+    settings: QueryApiSettings | None = None,
+    *,
+    store: Store | None = None,
+    trust: ServiceTrustSettings | None = None,
+) -> FastAPI:
+    """`trust`: the gateway's credential this service requires (default: `settings`)."""
     settings = settings or QueryApiSettings()
     provider = StoreProvider(settings, store)
     areas = (stats, process, ocpm, analytics, site_health)
-    return create_read_app(
+    app = create_read_app(
         "EXOS query-api", provider, [area.build_router(provider) for area in areas]
     )
+    install_service_trust(app, trust or settings)
+    return app

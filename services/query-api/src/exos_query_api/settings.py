@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exos_common.settings import RuntimeSettings, StoreSettings
+from exos_common.settings import RuntimeSettings, ServiceTrustSettings, StoreSettings
 
 
-class QueryApiSettings(StoreSettings, RuntimeSettings):
+class QueryApiSettings(StoreSettings, ServiceTrustSettings, RuntimeSettings):
     pass

@@ -34,6 +34,8 @@ class Stack:
             dict(env)
             | {
                 "EXOS_INGEST_API_KEYS": api_key,
+                # The gateway sends it; query-api, replay and insights require it.
+                "EXOS_SERVICE_SECRET": f"service-secret-{run}",
                 "EXOS_ENRICH_GROUP": f"enrich-{run}",
                 "EXOS_WRITER_GROUP": f"writer-{run}",
             }

@@ -7,12 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
+from exos_common.service.pii import PiiPolicy, mask
 from exos_common.service.readstore import StoreProvider
+from exos_common.settings import ROLE_NAMES
 from exos_common.store import Store
 from exos_replay.models import (
     PageVisit,
     SessionDetail,
     SessionPage,
+    SessionSummary,
     ShownQuery,
     iso,
     summary_model,
@@ -57,13 +60,31 @@ def load_session(store: Store, session_id: str, *, full: bool = False) -> Sessio
     return SessionContext(row)
 
 
-def build_router(provider: StoreProvider) -> APIRouter:
+def personal_data_shown(summary: SessionSummary, visible: bool) -> SessionSummary:
+    """The summary, its e-mail, user name and client IP masked unless `visible`."""
+    if visible:
+        return summary
+    identity = summary.identity.model_copy(
+        update={
+            "email": mask(summary.identity.email, False),
+            "name": mask(summary.identity.name, False),
+        }
+    )
+    visitor = summary.visitor.model_copy(update={"ip": mask(summary.visitor.ip, False)})
+    return summary.model_copy(update={"identity": identity, "visitor": visitor})
+
+
+def build_router(provider: StoreProvider, pii: PiiPolicy | None = None) -> APIRouter:
+    """`pii`: which roles see personal data (default: every caller)."""
     router = APIRouter(prefix="/api/sessions", tags=["sessions"])
     StoreDep = Annotated[Store, Depends(provider.get)]
+    policy = pii or PiiPolicy(frozenset(ROLE_NAMES))
+    SeesPii = Annotated[bool, Depends(policy.access())]
 
     @router.get("", response_model=SessionPage)
     def list_sessions(
         store: StoreDep,
+        sees_pii: SeesPii,
         user: Annotated[
             str | None, Query(max_length=200, description="Part of e-mail or name, or uid.")
         ] = None,
@@ -88,6 +109,9 @@ def build_router(provider: StoreProvider) -> APIRouter:
     ) -> SessionPage:
         if since and until and _ns(since) > _ns(until):  # type: ignore[operator]
             raise HTTPException(422, "since must not be after until")
+        if user and not sees_pii:
+            # Matching hidden e-mails would tell a caller whose they are.
+            raise HTTPException(403, "searching by user needs a role that sees personal data")
         filters = {
             "user": user,
             "city": city,
@@ -117,7 +141,7 @@ def build_router(provider: StoreProvider) -> APIRouter:
         rows = summary.page_sessions(store, ids) if ids else []
         figures_ms = (time.perf_counter() - began) * 1000
         return SessionPage(
-            sessions=[summary_model(r) for r in rows],
+            sessions=[personal_data_shown(summary_model(r), sees_pii) for r in rows],
             queries=[
                 ShownQuery(
                     sql=query.sql.strip(),
@@ -144,9 +168,11 @@ def build_router(provider: StoreProvider) -> APIRouter:
         response_model=SessionDetail,
         responses={404: {"description": "No such session"}},
     )
-    def session_detail(store: StoreDep, session_id: SessionIdPath) -> SessionDetail:
+    def session_detail(
+        store: StoreDep, sees_pii: SeesPii, session_id: SessionIdPath
+    ) -> SessionDetail:
         session = load_session(store, session_id, full=True)
-        base = summary_model(session.row)
+        base = personal_data_shown(summary_model(session.row), sees_pii)
         visits = [
             PageVisit(
                 offset_ms=session.offset_ms(r["ts_ns"]),
