@@ -34,8 +34,12 @@ SERVE_QUERY_API = (
     "from exos_query_api.app import create_app; "
     "run_app(create_app(), '127.0.0.1', int(sys.argv[1]), on_ready=print)"
 )
-ROUNDS = 8
-STALL_S = 1.0
+ROUNDS = 4
+# Each abandoned download is held this long before the client leaves: a request stuck
+# behind it would wait at least this long, so the bound below (FROZEN_S) tells a frozen
+# answer from a slow one on a loaded machine (1.75 s seen at load average 17).
+STALL_S = 4.0
+FROZEN_S = 3.5
 
 
 @pytest.fixture
@@ -117,7 +121,7 @@ def test_abandoned_exports_hold_nothing_back(
         while not stop.is_set():
             began = time.monotonic()
             try:
-                httpx.get(f"{query_api}/healthz", timeout=5).raise_for_status()
+                httpx.get(f"{query_api}/healthz", timeout=10).raise_for_status()
                 health_worst = max(health_worst, time.monotonic() - began)
             except httpx.HTTPError:
                 health_worst = float("inf")
@@ -148,8 +152,8 @@ def test_abandoned_exports_hold_nothing_back(
         stop.set()
         for watcher in watchers:
             watcher.join(10)
-    assert health_worst < 1.0
-    assert insert_worst < 1.0
+    assert health_worst < FROZEN_S
+    assert insert_worst < FROZEN_S
     inserted = store.query_rows("SELECT count() FROM export_test_marks")[0][0]
     assert inserted >= 2 * ROUNDS  # inserts went on all along (one per 0.1 s + its time)
     # The abandoned exports' queries are gone (only this one runs), and a full export
