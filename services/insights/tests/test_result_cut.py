@@ -82,7 +82,8 @@ def http_store(clickhouse_server: ClickHouseServer) -> Iterator[Store]:
 @pytest.mark.clickhouse_server
 def test_over_http_the_cut_holds_and_memory_grows_by_about_the_limit(http_store: Store) -> None:
     settings = InsightsSettings()
-    guard = SqlGuard(http_store, settings.guard_policy(http_store.database), settings.guard_limits())
+    policy = settings.guard_policy(http_store.database)
+    guard = SqlGuard(http_store, policy, settings.guard_limits())
     checked = guard.check(BIG_RESULT)
     results = []
     growth = peak_growth_mib(lambda: results.append(guard.run(checked)))
