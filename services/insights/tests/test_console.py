@@ -84,7 +84,8 @@ def test_rows_are_cut_at_the_limit_and_flagged(world_store: Store) -> None:
 
 
 def test_a_statement_over_the_time_limit_fails_with_a_4xx(world_store: Store) -> None:
-    settings = InsightsSettings(insights_max_execution_time_s=1)
+    # No rows-read limit, so time is the limit this statement hits.
+    settings = InsightsSettings(insights_max_execution_time_s=1, insights_max_rows_to_read=0)
     with TestClient(create_app(settings, store=world_store)) as limited:
         response = limited.post(
             "/api/insights/sql",
@@ -93,6 +94,21 @@ def test_a_statement_over_the_time_limit_fails_with_a_4xx(world_store: Store) ->
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "sql_failed"
     assert "Timeout" in response.json()["error"]["message"]
+
+
+def test_a_statement_reading_more_rows_than_allowed_fails_with_a_4xx(world_store: Store) -> None:
+    settings = InsightsSettings(insights_max_rows_to_read=1000)
+    with TestClient(create_app(settings, store=world_store)) as limited:
+        response = limited.post(
+            "/api/insights/sql", json={"sql": "SELECT count() FROM numbers(100000)"}
+        )
+        within = limited.post(
+            "/api/insights/sql", json={"sql": "SELECT count() FROM numbers(1000)"}
+        )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "sql_failed"
+    assert "max_rows_to_read" in response.json()["error"]["message"]
+    assert within.json()["rows"] == [[1000]]
 
 
 def test_a_statement_over_the_memory_limit_fails_with_a_4xx(world_store: Store) -> None:

@@ -13,12 +13,15 @@ from exos_insights.ask import AskAI
 from exos_insights.grounding import GroundingCache
 from exos_insights.llm import Model
 from exos_insights.metrics import InsightsMetrics
+from exos_insights.reader import ReaderProvider
 from exos_insights.settings import InsightsSettings
 
 
 def create_app(settings: InsightsSettings | None = None, *, store: Store | None = None) -> FastAPI:
     settings = settings or InsightsSettings()
     provider = StoreProvider(settings, store)
+    # A given store (the all-in-one process, tests) is used for everything.
+    reader = ReaderProvider(settings.reader_store_settings() if store is None else None, provider)
     registry = CollectorRegistry()
     metrics = InsightsMetrics.on(registry)
     grounding = GroundingCache(
@@ -32,14 +35,14 @@ def create_app(settings: InsightsSettings | None = None, *, store: Store | None 
 
     routers = [
         docs.build_router(provider, settings, grounding),
-        console.build_router(provider, settings, metrics),
-        ask.build_router(provider, ask_ai, metrics),
+        console.build_router(reader, settings, metrics),
+        ask.build_router(provider, reader, ask_ai, metrics),
         page.build_router(settings),
     ]
-    return create_read_app(
-        "EXOS insights",
-        provider,
-        routers,
-        registry=registry,
-        on_close=model.close if model is not None else None,
-    )
+
+    async def on_close() -> None:
+        await reader.close()
+        if model is not None:
+            await model.close()
+
+    return create_read_app("EXOS insights", provider, routers, registry=registry, on_close=on_close)

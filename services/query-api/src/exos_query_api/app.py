@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from exos_common.service.readstore import StoreProvider, create_read_app
+from exos_common.service.limits import LimitedStoreProvider
+from exos_common.service.readstore import create_read_app
 from exos_common.store import Store
 from exos_query_api.api import analytics, ocpm, process, site_health, stats
 from exos_query_api.settings import QueryApiSettings
@@ -13,7 +14,8 @@ from exos_query_api.settings import QueryApiSettings
 
 def create_app(settings: QueryApiSettings | None = None, *, store: Store | None = None) -> FastAPI:
     settings = settings or QueryApiSettings()
-    provider = StoreProvider(settings, store)
+    # Every statement with the EXOS_QUERY_* limits; one a limit stopped answers 503/422.
+    provider = LimitedStoreProvider(settings, store, settings)
     areas = (stats, process, ocpm, analytics, site_health)
     return create_read_app(
         "EXOS query-api", provider, [area.build_router(provider) for area in areas]

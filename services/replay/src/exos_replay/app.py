@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from exos_common.service.readstore import StoreProvider, create_read_app
+from exos_common.service.limits import LimitedStoreProvider
+from exos_common.service.readstore import create_read_app
 from exos_common.store import Store
 from exos_replay.api import page, recording, sessions
 from exos_replay.settings import ReplaySettings
@@ -13,7 +14,8 @@ from exos_replay.settings import ReplaySettings
 
 def create_app(settings: ReplaySettings | None = None, *, store: Store | None = None) -> FastAPI:
     settings = settings or ReplaySettings()
-    provider = StoreProvider(settings, store)
+    # Every statement with the EXOS_QUERY_* limits; one a limit stopped answers 503/422.
+    provider = LimitedStoreProvider(settings, store, settings)
     routers = [
         sessions.build_router(provider),
         recording.build_router(provider, settings),

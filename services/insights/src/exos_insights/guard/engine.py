@@ -17,6 +17,7 @@ then does anything run, read-only and within limits.
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -159,6 +160,8 @@ class SqlGuard:
         sql = f"{checked.sql}\n{self.limits.settings_clause()}"
         with clickhouse_errors():
             stream = self.store.client.raw_stream(sql, fmt=RESULT_FORMAT)
+            if not isinstance(stream, io.IOBase):  # the async client's kind; ours is sync
+                raise TypeError(f"expected a byte stream, got {type(stream).__name__}")
             try:
                 cut = read_rows(stream, self.limits.max_result_rows, self.limits.max_result_bytes)
             except StreamFailureError as exc:
