@@ -48,3 +48,16 @@ def test_other_errors_are_not_limit_answers() -> None:
     assert limit_exceeded(StoreError(60, "Unknown table", "UNKNOWN_TABLE")) is None
     rows = limit_exceeded(StoreError(158, "Limit for rows exceeded", "TOO_MANY_ROWS"))
     assert rows is not None and rows.status_code == 422
+
+
+def test_a_statement_over_the_memory_limit_fails_with_memory_limit_exceeded(
+    migrated_store: Store,
+) -> None:
+    store = limited(migrated_store, query_max_memory_usage=64 * 1024**2)
+    # 200,000 strings of 1,000 bytes gathered in one array: ~200 MB.
+    with pytest.raises(StoreError) as raised:
+        store.query("SELECT length(groupArray(repeat('x', 1000))) AS n FROM numbers(200000)")
+    assert raised.value.code == 241
+    answer = limit_exceeded(raised.value)
+    assert answer is not None and answer.status_code == 503
+    assert str(answer.detail).startswith("query limit exceeded: memory")
