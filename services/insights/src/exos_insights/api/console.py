@@ -33,7 +33,10 @@ class SqlResult(BaseModel):
     columns: list[str]
     types: list[str]
     rows: list[list[Any]]
-    truncated: bool = Field(description="More rows than EXOS_INSIGHTS_MAX_RESULT_ROWS.")
+    truncated: bool = Field(
+        description="The result was cut: more rows than EXOS_INSIGHTS_MAX_RESULT_ROWS, or "
+        "more bytes (of the rows' JSON) than EXOS_INSIGHTS_MAX_RESULT_BYTES."
+    )
     tables: list[str] = Field(description="Tables the statement reads.")
     chart: ChartSuggestion
     elapsed_ms: float
