@@ -53,3 +53,15 @@ def test_migrate_reports_an_unreachable_server_and_exits_non_zero(
     result = CliRunner().invoke(app, ["migrate"])
     assert result.exit_code == 1
     assert "migration failed" in result.output
+
+
+def test_migrate_says_the_read_only_user_was_skipped_on_chdb(
+    chdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXOS_CLICKHOUSE_URL", f"chdb://{chdb_path}")
+    monkeypatch.setenv("EXOS_CLICKHOUSE_DATABASE", f"cli_{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("EXOS_INSIGHTS_CLICKHOUSE_USER", "console_ro")
+    monkeypatch.setenv("EXOS_INSIGHTS_CLICKHOUSE_PASSWORD", "a-long-password")
+    result = CliRunner().invoke(app, ["migrate"])
+    assert result.exit_code == 0, result.output
+    assert "read-only user: skipped (this ClickHouse has no access control here" in result.output

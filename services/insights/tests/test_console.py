@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from exos_common.store import Store
+from exos_common.store import Store, StoreError
 from exos_insights.app import create_app
 from exos_insights.cookbook import COOKBOOK, PRIMITIVES
+from exos_insights.guard import Checked, SqlGuard
 from exos_insights.settings import InsightsSettings
 
 
@@ -84,7 +85,8 @@ def test_rows_are_cut_at_the_limit_and_flagged(world_store: Store) -> None:
 
 
 def test_a_statement_over_the_time_limit_fails_with_a_4xx(world_store: Store) -> None:
-    settings = InsightsSettings(insights_max_execution_time_s=1)
+    # No rows-read limit, so time is the limit this statement hits.
+    settings = InsightsSettings(insights_max_execution_time_s=1, insights_max_rows_to_read=0)
     with TestClient(create_app(settings, store=world_store)) as limited:
         response = limited.post(
             "/api/insights/sql",
@@ -93,6 +95,21 @@ def test_a_statement_over_the_time_limit_fails_with_a_4xx(world_store: Store) ->
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "sql_failed"
     assert "Timeout" in response.json()["error"]["message"]
+
+
+def test_a_statement_reading_more_rows_than_allowed_fails_with_a_4xx(world_store: Store) -> None:
+    settings = InsightsSettings(insights_max_rows_to_read=1000)
+    with TestClient(create_app(settings, store=world_store)) as limited:
+        response = limited.post(
+            "/api/insights/sql", json={"sql": "SELECT count() FROM numbers(100000)"}
+        )
+        within = limited.post(
+            "/api/insights/sql", json={"sql": "SELECT count() FROM numbers(1000)"}
+        )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "sql_failed"
+    assert "max_rows_to_read" in response.json()["error"]["message"]
+    assert within.json()["rows"] == [[1000]]
 
 
 def test_a_statement_over_the_memory_limit_fails_with_a_4xx(world_store: Store) -> None:
@@ -192,3 +209,43 @@ def test_grounding_is_cached_for_its_ttl(world_store: Store) -> None:
     first = fresh.get(world_store)
     assert fresh.get(world_store) is not first
     assert first.span_keys == fresh.get(world_store).span_keys
+
+
+@pytest.mark.parametrize(
+    ("sql", "rule"),
+    [
+        # file is also an ordinary function that reads files: refused by name first
+        ("SELECT * FROM file('/etc/passwd', 'LineAsString')", "denied_function"),
+        ("SELECT * FROM url('http://127.0.0.1:9/x', 'LineAsString')", "table_function"),
+        ("SELECT * FROM s3('http://127.0.0.1:9/b/k', 'LineAsString')", "table_function"),
+    ],
+)
+def test_file_and_url_stay_refused_even_when_allow_listed(
+    world_store: Store, sql: str, rule: str
+) -> None:
+    settings = InsightsSettings(insights_allowed_table_functions="numbers,file,url,s3")
+    with TestClient(create_app(settings, store=world_store)) as client:
+        response = client.post("/api/insights/sql", json={"sql": sql})
+    assert response.status_code == 403
+    assert response.json()["error"]["message"].startswith(f"refused ({rule})")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+        "SELECT * FROM url('http://127.0.0.1:9/x', 'LineAsString')",
+    ],
+)
+def test_past_the_guard_the_engine_itself_refuses_files_and_urls(
+    world_store: Store, sql: str
+) -> None:
+    """Defence in depth: a statement that reached `run` without the rules (as a guard bug
+    would let it) still cannot read a file or a URL: it runs with readonly = 1."""
+    settings = InsightsSettings()
+    guard = SqlGuard(
+        world_store, settings.guard_policy(world_store.database), settings.guard_limits()
+    )
+    with pytest.raises(StoreError) as raised:
+        guard.run(Checked(sql, []))
+    assert raised.value.code == 164  # READONLY

@@ -16,6 +16,7 @@ from exos_insights.ask import AskAI
 from exos_insights.grounding import GroundingCache
 from exos_insights.llm import Model
 from exos_insights.metrics import InsightsMetrics
+from exos_insights.reader import ReaderProvider
 from exos_insights.settings import InsightsSettings
 
 
@@ -31,6 +32,8 @@ def create_app(
     trust = trust or settings
     pii = PiiPolicy.from_settings(trust)
     provider = StoreProvider(settings, store)
+    # A given store (the all-in-one process, tests) is used for everything.
+    reader = ReaderProvider(settings.reader_store_settings() if store is None else None, provider)
     registry = CollectorRegistry()
     metrics = InsightsMetrics.on(registry)
     grounding = GroundingCache(
@@ -44,19 +47,19 @@ def create_app(
 
     # The console and Ask AI read the raw tables, e-mails and IPs included.
     raw_tables = APIRouter(dependencies=[Depends(pii.required("the SQL console and Ask AI"))])
-    raw_tables.include_router(console.build_router(provider, settings, metrics))
-    raw_tables.include_router(ask.build_router(provider, ask_ai, metrics))
+    raw_tables.include_router(console.build_router(reader, settings, metrics))
+    raw_tables.include_router(ask.build_router(provider, reader, ask_ai, metrics))
     routers = [
         docs.build_router(provider, settings, grounding),
         raw_tables,
         page.build_router(settings),
     ]
-    app = create_read_app(
-        "EXOS insights",
-        provider,
-        routers,
-        registry=registry,
-        on_close=model.close if model is not None else None,
-    )
+
+    async def on_close() -> None:
+        await reader.close()
+        if model is not None:
+            await model.close()
+
+    app = create_read_app("EXOS insights", provider, routers, registry=registry, on_close=on_close)
     install_service_trust(app, trust)
     return app

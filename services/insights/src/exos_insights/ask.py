@@ -81,7 +81,15 @@ class AskAI:
         self.model = model
         self.grounding = grounding
 
-    async def ask(self, store: Store, question: str, conversation_id: str | None) -> AskAnswer:
+    async def ask(
+        self,
+        store: Store,
+        question: str,
+        conversation_id: str | None,
+        statements: Store | None = None,
+    ) -> AskAnswer:
+        """`statements`: where the model's SQL runs (the read-only user's store), if not
+        on `store`."""
         began = time.perf_counter()
         memory = ConversationStore(store)
         if conversation_id is not None:
@@ -96,7 +104,7 @@ class AskAI:
         system = prompt.system_prompt(render(grounding), self.settings.insights_max_result_rows)
         messages = prompt.answer_messages(system, history, question)
         guard = SqlGuard(
-            store,
+            statements or store,
             self.settings.guard_policy(store.database),
             self.settings.guard_limits(),
         )

@@ -7,18 +7,18 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
+from exos_common.schema.access import ReaderSettings
 from exos_common.settings import RuntimeSettings, ServiceTrustSettings, StoreSettings, split_list
 from exos_insights.guard.engine import Limits
 from exos_insights.guard.rules import Policy
 
-DEFAULT_TABLES = "otel_traces,otel_logs,hyperdx_sessions,span_facts,session_summary,process_events"
 # `services/insights/web` of the repository: Chart.js from npm (scripts/setup.sh).
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 DEFAULT_SYSTEM_TABLES = "one,numbers,numbers_mt,zeros,functions,data_type_families,time_zones"
 DEFAULT_TABLE_FUNCTIONS = "numbers,numbers_mt,zeros,generate_series,values"
 
 
-class InsightsSettings(StoreSettings, ServiceTrustSettings, RuntimeSettings):
+class InsightsSettings(ReaderSettings, StoreSettings, ServiceTrustSettings, RuntimeSettings):
     openai_base_url: str | None = Field(
         None,
         description="Base URL of an OpenAI-compatible API (e.g. `https://api.openai.com/v1`, "
@@ -51,13 +51,14 @@ class InsightsSettings(StoreSettings, ServiceTrustSettings, RuntimeSettings):
         ge=64 * 1024**2,
         description="`max_memory_usage` in bytes of every statement a user or model runs.",
     )
+    insights_max_rows_to_read: int = Field(
+        10_000_000_000,
+        ge=0,
+        description="`max_rows_to_read` of every statement a user or model runs (0: no "
+        "limit); over it the statement fails with 422.",
+    )
     insights_max_sql_chars: int = Field(
         20_000, ge=100, description="Longest statement accepted (characters)."
-    )
-    insights_allowed_tables: str = Field(
-        DEFAULT_TABLES,
-        description="Comma-separated tables of the EXOS database Ask AI and the console may "
-        "read (the tables and the read models other services add).",
     )
     insights_allowed_system_tables: str = Field(
         DEFAULT_SYSTEM_TABLES,
@@ -93,10 +94,6 @@ class InsightsSettings(StoreSettings, ServiceTrustSettings, RuntimeSettings):
     )
 
     @property
-    def allowed_tables(self) -> frozenset[str]:
-        return frozenset(split_list(self.insights_allowed_tables))
-
-    @property
     def allowed_system_tables(self) -> frozenset[str]:
         return frozenset(split_list(self.insights_allowed_system_tables))
 
@@ -119,6 +116,20 @@ class InsightsSettings(StoreSettings, ServiceTrustSettings, RuntimeSettings):
             max_result_rows=self.insights_max_result_rows,
             max_result_bytes=self.insights_max_result_bytes,
             max_memory_usage=self.insights_max_memory_usage,
+            max_rows_to_read=self.insights_max_rows_to_read,
+        )
+
+    def reader_store_settings(self) -> StoreSettings | None:
+        """Where the console's and Ask AI's statements run when they have a user of their
+        own (EXOS_INSIGHTS_CLICKHOUSE_USER); None: on the service's store."""
+        if not self.insights_clickhouse_user or self.clickhouse_url.startswith("chdb://"):
+            return None
+        return StoreSettings.model_validate(
+            {
+                **self.model_dump(include=set(StoreSettings.model_fields)),
+                "clickhouse_user": self.insights_clickhouse_user,
+                "clickhouse_password": self.insights_clickhouse_password,
+            }
         )
 
     @property

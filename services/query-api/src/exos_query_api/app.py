@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from exos_common.service.readstore import StoreProvider, create_read_app
+from exos_common.service.limits import LimitedStoreProvider
+from exos_common.service.readstore import create_read_app
 from exos_common.service.trust import install_service_trust
 from exos_common.settings import ServiceTrustSettings
 from exos_common.store import Store
@@ -21,7 +22,8 @@ def create_app(
 ) -> FastAPI:
     """`trust`: the gateway's credential this service requires (default: `settings`)."""
     settings = settings or QueryApiSettings()
-    provider = StoreProvider(settings, store)
+    # Every statement with the EXOS_QUERY_* limits; one a limit stopped answers 503/422.
+    provider = LimitedStoreProvider(settings, store, settings)
     areas = (stats, process, ocpm, analytics, site_health)
     app = create_read_app(
         "EXOS query-api", provider, [area.build_router(provider) for area in areas]

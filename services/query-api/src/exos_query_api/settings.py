@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from exos_common.service.limits import QueryLimitSettings
 from exos_common.settings import RuntimeSettings, ServiceTrustSettings, StoreSettings
 
 
-class QueryApiSettings(StoreSettings, ServiceTrustSettings, RuntimeSettings):
+class QueryApiSettings(QueryLimitSettings, StoreSettings, ServiceTrustSettings, RuntimeSettings):
     pass

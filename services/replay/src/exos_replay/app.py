@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from exos_common.service.limits import LimitedStoreProvider
 from exos_common.service.pii import PiiPolicy
-from exos_common.service.readstore import StoreProvider, create_read_app
+from exos_common.service.readstore import create_read_app
 from exos_common.service.trust import install_service_trust
 from exos_common.settings import ServiceTrustSettings
 from exos_common.store import Store
@@ -25,7 +26,8 @@ def create_app(
     settings = settings or ReplaySettings()
     trust = trust or settings
     pii = PiiPolicy.from_settings(trust)
-    provider = StoreProvider(settings, store)
+    # Every statement with the EXOS_QUERY_* limits; one a limit stopped answers 503/422.
+    provider = LimitedStoreProvider(settings, store, settings)
     # A recording shows what the person saw and typed: all of it is personal data.
     replay_only = APIRouter(dependencies=[Depends(pii.required("a session's replay"))])
     replay_only.include_router(recording.build_router(provider, settings))

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from pydantic import Field
 
+from exos_common.service.limits import QueryLimitSettings
 from exos_common.settings import RuntimeSettings, ServiceTrustSettings, StoreSettings
 
 # services/replay/web: where scripts/setup.sh runs `npm ci` (rrweb, pinned).
 DEFAULT_ASSETS_DIR = Path(__file__).resolve().parents[2] / "web"
 
 
-class ReplaySettings(StoreSettings, ServiceTrustSettings, RuntimeSettings):
+class ReplaySettings(QueryLimitSettings, StoreSettings, ServiceTrustSettings, RuntimeSettings):
     replay_assets_dir: Path = Field(
         default_factory=lambda: DEFAULT_ASSETS_DIR,
         description="Folder holding `node_modules/rrweb` (npm, pinned 2.2.2) that the "

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from string import Template
 
+from exos_common.schema.access import AccessReport, ReaderSettings, ensure_reader
 from exos_common.settings import RetentionSettings
 from exos_common.store.client import Store
 
@@ -63,6 +64,7 @@ class MigrationReport:
     applied: list[str] = field(default_factory=list)
     already_applied: list[str] = field(default_factory=list)
     reconciled: list[str] = field(default_factory=list)
+    access: AccessReport = field(default_factory=AccessReport)
 
 
 def load_migrations() -> list[Migration]:
@@ -104,7 +106,14 @@ def render(migration: Migration, retention: RetentionSettings, dedup_window: int
     return [statement.strip() for statement in body.split(";") if statement.strip()]
 
 
-def migrate(store: Store, retention: RetentionSettings, dedup_window: int) -> MigrationReport:
+def migrate(
+    store: Store,
+    retention: RetentionSettings,
+    dedup_window: int,
+    reader: ReaderSettings | None = None,
+) -> MigrationReport:
+    """Apply the migrations, reconcile retention, and with `reader` bring the console's
+    read-only user and role up to date (`exos_common.schema.access`)."""
     report = MigrationReport()
     store.command(_CREATE_MIGRATIONS_TABLE)
     applied = {
@@ -127,6 +136,11 @@ def migrate(store: Store, retention: RetentionSettings, dedup_window: int) -> Mi
         )
         report.applied.append(label)
     report.reconciled = reconcile(store, retention, dedup_window)
+    if reader is not None:
+        try:
+            report.access = ensure_reader(store, reader)
+        except ValueError as exc:
+            raise MigrationError(str(exc)) from exc
     return report
 
 

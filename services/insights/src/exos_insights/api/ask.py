@@ -20,6 +20,7 @@ from exos_insights.ask import AskAI, AskAnswer, AskRefused, Attempt, UnknownConv
 from exos_insights.llm import NOT_CONFIGURED, ModelError
 from exos_insights.memory import ConversationStore, Turn
 from exos_insights.metrics import InsightsMetrics
+from exos_insights.reader import ReaderProvider
 
 
 class AskRequest(BaseModel):
@@ -39,7 +40,10 @@ class Conversation(BaseModel):
 
 
 def build_router(
-    provider: StoreProvider, ask_ai: AskAI | None, metrics: InsightsMetrics
+    provider: StoreProvider,
+    reader: ReaderProvider,
+    ask_ai: AskAI | None,
+    metrics: InsightsMetrics,
 ) -> APIRouter:
     router = APIRouter(prefix="/api/insights", tags=["insights"])
 
@@ -50,13 +54,15 @@ def build_router(
         summary="Ask a question in plain English (text-to-SQL)",
     )
     async def ask(
-        body: AskRequest, store: Annotated[Store, Depends(provider.get)]
+        body: AskRequest,
+        store: Annotated[Store, Depends(provider.get)],
+        statements: Annotated[Store, Depends(reader.get)],
     ) -> AskAnswer | JSONResponse:
         if ask_ai is None:
             metrics.asks.labels("not_configured").inc()
             return error_response(503, "model_not_configured", NOT_CONFIGURED)
         try:
-            answer = await ask_ai.ask(store, body.question, body.conversation_id)
+            answer = await ask_ai.ask(store, body.question, body.conversation_id, statements)
         except AskRefused as exc:
             _count(metrics, exc.attempts, "refused")
             return error_response(

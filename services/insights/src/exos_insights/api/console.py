@@ -1,5 +1,6 @@
 """`POST /api/insights/sql`: the SQL console. The same guard as Ask AI: one read-only
-SELECT on allow-listed tables, run read-only within the server's limits."""
+SELECT on allow-listed tables, run read-only within the server's limits, as the
+console's own read-only user where there is one."""
 
 # No `from __future__ import annotations`: the routes' Depends(provider.get) is local
 # to the router factory, and FastAPI must evaluate it.
@@ -11,13 +12,13 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
-from exos_common.service.readstore import StoreProvider
 from exos_common.store import Store, StoreError
 from exos_insights.api import errors
 from exos_insights.chart import choose_chart
 from exos_insights.guard import InvalidSql, Refused, SqlGuard
 from exos_insights.llm import ChartSuggestion
 from exos_insights.metrics import InsightsMetrics
+from exos_insights.reader import ReaderProvider
 from exos_insights.settings import InsightsSettings
 
 
@@ -32,7 +33,10 @@ class SqlResult(BaseModel):
     columns: list[str]
     types: list[str]
     rows: list[list[Any]]
-    truncated: bool = Field(description="More rows than EXOS_INSIGHTS_MAX_RESULT_ROWS.")
+    truncated: bool = Field(
+        description="The result was cut: more rows than EXOS_INSIGHTS_MAX_RESULT_ROWS, or "
+        "more bytes (of the rows' JSON) than EXOS_INSIGHTS_MAX_RESULT_BYTES."
+    )
     tables: list[str] = Field(description="Tables the statement reads.")
     chart: ChartSuggestion
     elapsed_ms: float
@@ -56,7 +60,7 @@ def run_console(store: Store, settings: InsightsSettings, sql: str) -> SqlResult
 
 
 def build_router(
-    provider: StoreProvider, settings: InsightsSettings, metrics: InsightsMetrics
+    reader: ReaderProvider, settings: InsightsSettings, metrics: InsightsMetrics
 ) -> APIRouter:
     router = APIRouter(prefix="/api/insights", tags=["insights"])
 
@@ -67,7 +71,7 @@ def build_router(
         summary="Run one read-only SELECT (the SQL console)",
     )
     async def sql_console(
-        body: SqlRequest, store: Annotated[Store, Depends(provider.get)]
+        body: SqlRequest, store: Annotated[Store, Depends(reader.get)]
     ) -> SqlResult | JSONResponse:
         try:
             result = await asyncio.to_thread(run_console, store, settings, body.sql)

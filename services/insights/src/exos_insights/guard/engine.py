@@ -9,21 +9,22 @@ then does anything run, read-only and within limits.
 3. `EXPLAIN AST` and `EXPLAIN QUERY TREE run_passes = 0` (parse only) -> `rules`.
 4. `EXPLAIN PLAN` under the limits: the tables and columns resolve (errors here are the
    model's to repair, not refusals).
-5. The statement runs with readonly = 2 and the time, row, byte and memory limits.
+5. The statement runs with readonly = 1 and the time, memory, row and byte limits,
+   and its result is read as a stream and cut at the row and byte limits
+   (`exos_insights.guard.stream`): the server's own result limits cut at block
+   boundaries only, and one block can be far bigger than the whole budget.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import ipaddress
+import io
 import time
-import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from exos_common.store import Store, StoreError
+from clickhouse_connect.driver.exceptions import StreamFailureError
+
+from exos_common.store import Store, StoreError, parse_error
 from exos_common.store.client import clickhouse_errors
 from exos_insights.guard.rules import (
     Policy,
@@ -34,10 +35,14 @@ from exos_insights.guard.rules import (
     check_statement_kind,
     check_text,
 )
+from exos_insights.guard.stream import read_rows
 from exos_insights.guard.tree import Node, parse_indented
 
 # The format the guard's EXPLAINs are read in; a user FORMAT clause shows up next to it.
 OUR_FORMAT = "TabSeparatedRaw"
+# The format results stream in: one object per row, which chDB streams block by block
+# too (formats with a header are read whole there).
+RESULT_FORMAT = "JSONEachRow"
 SYNTAX_ERROR = 62
 
 
@@ -50,26 +55,57 @@ class InvalidSql(ValueError):
         self.stage = stage
 
 
+# The server may stop a result at a block boundary once past its own limits; it stops
+# well past ours, so a cut we make is still seen as one (our bytes are the rows' JSON
+# text, the server's the columns' in-memory size).
+SERVER_BYTES_FACTOR = 4
+# How results are read: one JSON object per row, 64-bit integers as numbers, time in
+# ISO 8601 (UTC), the same on a ClickHouse server and on chDB.
+OUTPUT_SETTINGS: dict[str, Any] = {
+    "output_format_json_quote_64bit_integers": 0,
+    "output_format_json_quote_decimals": 0,
+    "date_time_output_format": "iso",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_execution_time_s: int
     max_result_rows: int
     max_result_bytes: int
     max_memory_usage: int
+    max_rows_to_read: int = 0  # 0: no limit
 
     def settings(self) -> dict[str, Any]:
-        """The settings every user or model statement runs with. `readonly = 2`: nothing
-        is written, created or dropped; settings may be given by the server (these),
-        and the guard refuses any SETTINGS clause of the statement itself."""
+        """The settings every user or model statement runs with. `readonly = 1`: nothing
+        is written, created or dropped, no table function reaches a file or a URL, and
+        no setting can be changed afterwards; these are given in the same request, and
+        the guard refuses any SETTINGS clause of the statement itself."""
         return {
-            "readonly": 2,
+            "readonly": 1,
             "max_execution_time": self.max_execution_time_s,
             "timeout_overflow_mode": "throw",
-            "max_result_rows": self.max_result_rows,
-            "max_result_bytes": self.max_result_bytes,
-            "result_overflow_mode": "break",
             "max_memory_usage": self.max_memory_usage,
+            "max_rows_to_read": self.max_rows_to_read,
+            "read_overflow_mode": "throw",
+            # One row past the limit, so a result that has more is seen to have more.
+            "max_result_rows": self.max_result_rows + 1,
+            "max_result_bytes": self.max_result_bytes * SERVER_BYTES_FACTOR,
+            "result_overflow_mode": "break",
         }
+
+    def settings_clause(self) -> str:
+        """The settings as the statement's own SETTINGS clause: on chDB, settings given
+        beside a streamed statement are applied to the shared session with SET, and
+        `readonly = 1` cannot be taken back there."""
+        values = {**self.settings(), **OUTPUT_SETTINGS}
+        return "SETTINGS " + ", ".join(f"{k} = {_literal(v)}" for k, v in values.items())
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,17 +153,29 @@ class SqlGuard:
             raise InvalidSql(exc.message, "explain") from exc
 
     def run(self, checked: Checked) -> Result:
+        """Run the statement and read its rows while they stream, up to the row and byte
+        limits; closing the stream early cancels the rest on the server."""
         began = time.perf_counter()
+        columns = self.store.query(f"DESCRIBE ({checked.sql})", settings=self.limits.settings())
+        sql = f"{checked.sql}\n{self.limits.settings_clause()}"
         with clickhouse_errors():
-            result = self.store.client.query(checked.sql, settings=self.limits.settings())
-        rows = [[json_value(v) for v in row] for row in result.result_rows]
-        limit = self.limits.max_result_rows
+            stream = self.store.client.raw_stream(sql, fmt=RESULT_FORMAT)
+            if not isinstance(stream, io.IOBase):  # the async client's kind; ours is sync
+                raise TypeError(f"expected a byte stream, got {type(stream).__name__}")
+            try:
+                cut = read_rows(stream, self.limits.max_result_rows, self.limits.max_result_bytes)
+            except StreamFailureError as exc:
+                # The statement failed after its rows had started (a limit, a bad
+                # value): the statement's error, not an unreachable server.
+                raise parse_error(str(exc)) from exc
+            finally:
+                stream.close()
         return Result(
             sql=checked.sql,
-            columns=list(result.column_names),
-            types=[t.name for t in result.column_types],
-            rows=rows[:limit],
-            truncated=len(rows) > limit,
+            columns=[str(c["name"]) for c in columns],
+            types=[str(c["type"]) for c in columns],
+            rows=cut.rows,
+            truncated=cut.truncated,
             elapsed_ms=round((time.perf_counter() - began) * 1000, 2),
         )
 
@@ -158,24 +206,3 @@ class SqlGuard:
             raise Refused(
                 "malformed", "the statement's parse tree is not one the guard can read"
             ) from exc
-
-
-def json_value(value: Any) -> Any:
-    """A ClickHouse value as JSON can carry it (the API answers JSON)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else None
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, Mapping):
-        return {str(k): json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [json_value(v) for v in value]
-    return str(value)

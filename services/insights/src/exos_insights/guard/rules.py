@@ -283,11 +283,13 @@ def _check_table(name: str, policy: Policy, scopes: list[set[str]], read: list[s
 
 
 def _check_table_function(name: str, policy: Policy) -> None:
-    if name.lower() in policy.table_functions:
-        return
+    # Before the allow-list: one that reaches files, URLs or other servers stays
+    # refused even if EXOS_INSIGHTS_ALLOWED_TABLE_FUNCTIONS names it.
     if name.lower() in REMOTE_TABLE_FUNCTIONS:
         raise Refused(
             "table_function",
             f"table function {name}() is not allowed: it reaches files, URLs or other servers",
         )
+    if name.lower() in policy.table_functions:
+        return
     raise Refused("table_function", f"table function {name}() is not on the allow-list")
