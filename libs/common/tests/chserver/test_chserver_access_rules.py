@@ -189,3 +189,33 @@ def test_statement_text_cuts_insert_data() -> None:
     big_values = b"INSERT INTO t VALUES " + b"('x')," * 100_000
     assert statement_text(big_values) == "INSERT INTO t VALUES"
     assert statement_text("SELECT 1; SELECT 2") == "SELECT 1; SELECT 2"
+
+
+@pytest.mark.parametrize(
+    ("text", "literal"),
+    [
+        (b"INSERT INTO t VALUES ('a'), ('b')", True),
+        (b"INSERT INTO db.t (a, b) SETTINGS x = 1 VALUES (1, 'f(x)'), (2, 'it''s')", True),
+        (b"INSERT INTO t VALUES (1, [2, 3], -4, 'x' || 'y')", True),
+        (b"INSERT INTO t VALUES (file('/etc/passwd'))", False),
+        (b"INSERT INTO t VALUES (`file` /* c */ ('/etc/passwd'))", False),
+        (b"INSERT INTO t VALUES (\"file\"\n('/etc/passwd'))", False),
+        (b"INSERT INTO t VALUES ((SELECT 1))", False),
+        (b"INSERT INTO t SELECT * FROM format(Values, 'a String', '(1)')", False),
+        (b"INSERT INTO t FORMAT Values (1)", False),
+        (b"INSERT INTO FUNCTION file('x') VALUES (1)", False),
+        (b"INSERT INTO t (a) SELECT 1", False),
+        (b"SELECT 1", False),
+    ],
+)
+def test_literal_values_insert(text: bytes, literal: bool) -> None:
+    assert statement_policy.literal_values_insert(text) is literal
+
+
+def test_parse_only_explains() -> None:
+    assert statement_policy.parse_only("EXPLAIN AST SELECT 1")
+    assert statement_policy.parse_only("EXPLAIN QUERY TREE run_passes = 0 SELECT 1")
+    assert not statement_policy.parse_only("EXPLAIN QUERY TREE SELECT 1")
+    assert not statement_policy.parse_only("EXPLAIN PLAN SELECT 1")
+    assert not statement_policy.parse_only("EXPLAIN SYNTAX SELECT 1")
+    assert not statement_policy.parse_only("SELECT 'EXPLAIN AST'")

@@ -302,7 +302,32 @@ def test_expressions_inside_insert_data_are_not_evaluated(target: Target) -> Non
     _refused(by_param, 403, 497, f"Setting {turn_on} cannot be changed over HTTP")
     by_clause = _post(target, f"INSERT INTO loot SETTINGS {turn_on} = 1 VALUES (file('/x'))")
     _refused(by_clause, 403, 497, f"Setting {turn_on} cannot be changed over HTTP")
+    hidden = "SELECT * FROM format(Values, 'a String', '(file(''/etc/passwd''))')"
+    from_literal = _post(target, hidden)
+    assert from_literal.status_code == 500 and "root:x:0:0" not in from_literal.text
     assert _post(target, "SELECT count() FROM loot").text == "0\n"
+    # An insert of literals only is evaluated as before: its values land, a bad one is
+    # reported as the parse error it is.
+    assert _post(target, "INSERT INTO loot VALUES ('plain'), ('it''s (fine)')").status_code == 200
+    assert _post(target, "SELECT count() FROM loot").text == "2\n"
+    bad = _post(target, "CREATE TABLE IF NOT EXISTS dates (d Date) ENGINE = Memory")
+    bad = _post(target, "INSERT INTO dates VALUES ('soon')")
+    assert bad.status_code == 500 and "CANNOT_PARSE" in bad.text, bad.text
+
+
+def test_explain_that_only_parses_is_answered_and_calls_nothing(target: Target) -> None:
+    """The SQL console's guard inspects a statement with EXPLAIN AST before refusing it."""
+    url = f"url('http://127.0.0.1:{target.listener.port}/x', 'LineAsString')"
+    parsed = _post(target, f"EXPLAIN AST SELECT * FROM {url}")
+    assert parsed.status_code == 200 and "Function url" in parsed.text
+    tree = _post(target, f"EXPLAIN QUERY TREE run_passes = 0 SELECT * FROM {url}")
+    assert tree.status_code == 200, tree.text
+    _refused(_post(target, f"EXPLAIN PLAN SELECT * FROM {url}"), 403, 497, "url reaches")
+    _refused(_post(target, f"EXPLAIN SYNTAX SELECT * FROM {url}"), 403, 497, "url reaches")
+    outfile = f"EXPLAIN AST SELECT 1 INTO OUTFILE '{target.outside}/explained'"
+    _refused(_post(target, outfile), 403, 497, "INTO OUTFILE is not allowed")
+    assert target.listener.connections == 0
+    assert list(target.outside.iterdir()) == []
 
 
 # --- browsers: other sites, DNS rebinding ---------------------------------------------------

@@ -39,6 +39,7 @@ from exos_common.chserver.compression import (
 from exos_common.chserver.credentials import Credentials, request_credentials
 from exos_common.chserver.engine import SHUTTING_DOWN, Engine, EngineError, Outcome
 from exos_common.chserver.metrics import ServerMetrics
+from exos_common.chserver.streaming import EngineStreamResponse, first_block
 from exos_common.service.health import health_router
 
 log = structlog.get_logger("exos.chserver")
@@ -143,6 +144,10 @@ async def _handle(engine: Engine, metrics: ServerMetrics, request: Request) -> R
                 raise p.ProtocolError(p.SYNTAX_ERROR, "Empty query")
             head = sql[:4096].decode("utf-8", "replace")
             kind = "insert" if p.strip_leading_noise(head)[:6].upper() == "INSERT" else "query"
+            if kind == "query" and p.streams_result(head):
+                response = await _stream_answer(engine, request, spec, sql, readonly, query_id)
+                metrics.observe(kind, time.perf_counter() - started, 0)
+                return response
             outcome = await to_thread.run_sync(_run_query, engine, sql, spec, readonly)
             fmt = _result_format(sql, spec.default_format, outcome) if kind == "query" else None
     except (p.ProtocolError, EngineError) as ex:
@@ -162,14 +167,51 @@ async def _handle(engine: Engine, metrics: ServerMetrics, request: Request) -> R
     return await _response(engine, request, spec, outcome, fmt, query_id)
 
 
-def _run_query(engine: Engine, sql: bytes, spec: p.RequestSpec, readonly: bool) -> Outcome:
+def _statement(sql: bytes) -> str | bytes:
     # Plain text goes as str: chdb also takes bytes, which inline binary insert data needs.
     try:
-        statement: str | bytes = sql.decode("utf-8")
+        return sql.decode("utf-8")
     except UnicodeDecodeError:
-        statement = sql
+        return sql
+
+
+async def _stream_answer(
+    engine: Engine,
+    request: Request,
+    spec: p.RequestSpec,
+    sql: bytes,
+    readonly: bool,
+    query_id: str,
+) -> Response:
+    """A statement that answers a table: sent block by block (see `streaming`)."""
+    stream = await to_thread.run_sync(
+        lambda: engine.stream_query(
+            _statement(sql),
+            spec.default_format,
+            params=spec.params,
+            settings=spec.settings,
+            database=spec.database,
+            readonly=readonly,
+        )
+    )
+    first = await first_block(stream)
+    fmt = p.output_format(sql.decode("utf-8", "replace"), spec.default_format)
+    headers = {
+        "X-ClickHouse-Query-Id": query_id,
+        "X-ClickHouse-Timezone": engine.timezone,
+        "X-ClickHouse-Summary": p.summary_header(),  # counters are known only at the end
+        "X-ClickHouse-Format": fmt,
+    }
+    enabled = engine.http_compression if spec.compress_response is None else spec.compress_response
+    encoding = response_encoding(request.headers.get("accept-encoding"), enabled)
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    return EngineStreamResponse(stream, first, encoding, headers, p.content_type(fmt))
+
+
+def _run_query(engine: Engine, sql: bytes, spec: p.RequestSpec, readonly: bool) -> Outcome:
     return engine.query(
-        statement,
+        _statement(sql),
         spec.default_format,
         params=spec.params,
         settings=spec.settings,

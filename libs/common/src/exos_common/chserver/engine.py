@@ -114,6 +114,45 @@ class InsertStream:
             self._engine._leave()
 
 
+class ResultStream:
+    """One query's answer read block by block (chDB's streaming query), so memory does not
+    grow with the result and close() stops the query when the client leaves. Holds its
+    connection, and counts as in-flight work, until close()."""
+
+    def __init__(self, engine: Engine, conn: Any, result: Any) -> None:
+        self._engine = engine
+        self._conn = conn
+        self._result = result
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def next_chunk(self) -> bytes | None:
+        """The next block's bytes; None at the end (the stream is then closed)."""
+        try:
+            chunk = self._result.fetch()
+        except Exception as ex:
+            self.close()
+            raise EngineError.wrap(ex) from ex
+        if chunk is None:
+            self.close()
+            return None
+        return chunk.bytes() or b""
+
+    def close(self) -> None:
+        """Stop the query if it still runs and release the connection; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._result.cancel()
+        except Exception:  # already finished or failed: nothing left to stop
+            pass
+        finally:
+            self._conn.close()
+            self._engine._leave()
+
+
 class Engine:
     """Owns the chDB engine for `data_dir` inside this process."""
 
@@ -145,7 +184,7 @@ class Engine:
         )
 
     def _names(self, sql: str) -> list[str]:
-        return self._root.query(sql, "TabSeparatedRaw").bytes().decode().split()
+        return list(self._root.query(sql, "TabSeparatedRaw").bytes().decode().split())
 
     def query(
         self,
@@ -158,11 +197,13 @@ class Engine:
         readonly: bool = False,
     ) -> Outcome:
         """Run one statement (inline insert data included) and return its whole output."""
+        raw = sql.encode("utf-8") if isinstance(sql, str) else sql
+        literal_insert = policy.literal_values_insert(raw)
         self._enter()
         try:
-            conn = self._connect(settings, database, readonly)
+            conn = self._connect(settings, database, readonly, pin=not literal_insert)
             try:
-                self._check(conn, statement_text(sql), params)
+                self._check(conn, statement_text(raw), params)
                 started = time.perf_counter()
                 result = conn.query(sql, fmt, params=dict(params or {}))
             except EngineError:
@@ -181,6 +222,34 @@ class Engine:
             )
         finally:
             self._leave()
+
+    def stream_query(
+        self,
+        sql: str | bytes,
+        fmt: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        settings: Mapping[str, str] | None = None,
+        database: str | None = None,
+        readonly: bool = False,
+    ) -> ResultStream:
+        """Start one statement whose answer is read with ResultStream.next_chunk()."""
+        self._enter()
+        try:
+            conn = self._connect(settings, database, readonly)
+        except BaseException:
+            self._leave()
+            raise
+        try:
+            self._check(conn, statement_text(sql), params)
+            result = conn.send_query(sql, fmt, params=dict(params or {}))
+        except BaseException as ex:
+            conn.close()
+            self._leave()
+            if isinstance(ex, EngineError) or not isinstance(ex, Exception):
+                raise
+            raise EngineError.wrap(ex) from ex
+        return ResultStream(self, conn, result)
 
     def begin_insert(
         self,
@@ -227,7 +296,11 @@ class Engine:
         return drained
 
     def _connect(
-        self, settings: Mapping[str, str] | None, database: str | None, readonly: bool
+        self,
+        settings: Mapping[str, str] | None,
+        database: str | None,
+        readonly: bool,
+        pin: bool = True,
     ) -> Any:
         forbidden = policy.forbidden_setting(settings or {})
         if forbidden is not None:
@@ -237,7 +310,9 @@ class Engine:
         try:
             if database:
                 conn.query(f"USE {quote_identifier(database)}", "TabSeparated")
-            conn.query(set_statement(policy.pinned_settings(settings or {})), "TabSeparated")
+            statement = set_statement(policy.pinned_settings(settings or {}, pin))
+            if statement:
+                conn.query(statement, "TabSeparated")
             if readonly:  # last: nothing the request sends can lift it
                 conn.query("SET readonly = 1", "TabSeparated")
         except Exception as ex:
@@ -253,7 +328,10 @@ class Engine:
                 "TabSeparatedRaw",
                 params={"statement": _escaped(statement)},
             )
-            policy.check_normalized(normalized.bytes().decode("utf-8", "replace"))
+            text = normalized.bytes().decode("utf-8", "replace")
+            policy.check_normalized(text)
+            if policy.parse_only(text):
+                return
             explain = "EXPLAIN AST " + statement
             ast = conn.query(explain, "TabSeparatedRaw", params=dict(params or {}))
             policy.check_ast(ast.bytes().decode("utf-8", "replace"), self._denied)

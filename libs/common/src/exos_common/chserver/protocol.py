@@ -227,6 +227,13 @@ def output_format(sql: str, default_format: str) -> str:
     return match.group(1) if match else default_format
 
 
+def streams_result(sql: str) -> bool:
+    """Queries chDB can answer block by block (it refuses streaming for SHOW, DESCRIBE,
+    EXISTS, EXPLAIN...; those answers are small)."""
+    word = strip_leading_noise(sql)[:6].upper()
+    return word.startswith(("SELECT", "WITH", "("))
+
+
 def produces_result(sql: str) -> bool:
     return strip_leading_noise(sql)[:10].upper().startswith(_RESULT_KEYWORDS)
 

@@ -69,8 +69,10 @@ LOCAL_TABLE_ENGINES = frozenset(
         "generaterandom",
     }
 )
-# Pinned off on every HTTP connection: with them on, `INSERT ... VALUES (file('/etc/x'))`
-# evaluates the call inside the data, where no statement check looks.
+# Pinned off unless the text is an INSERT that calls nothing: with them on,
+# `INSERT ... VALUES (file('/etc/x'))` evaluates the call inside the data, where no
+# statement check looks. An INSERT of literals keeps them on, so a bad literal still gets
+# its CANNOT_PARSE_* error (with them off, any bad literal is SUPPORT_IS_DISABLED).
 PINNED_SETTINGS = {
     "input_format_values_interpret_expressions": "0",
     "input_format_values_deduce_templates_of_expressions": "0",
@@ -87,6 +89,18 @@ _FORBIDDEN_STATEMENTS = ("SYSTEM", "BACKUP", "RESTORE", "ATTACH")
 _FILE_CLAUSES = re.compile(r"\b(INTO\s+OUTFILE|FROM\s+INFILE)\b", re.IGNORECASE)
 _STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'")
 _AST_CALL = re.compile(r"^\s*(Function|FunctionWithKeyValueArguments)\s+(\S+)")
+# EXPLAIN forms that only parse (the SQL console's guard sends them to inspect a
+# statement): the calls they print are not made.
+_PARSE_ONLY_EXPLAIN = re.compile(
+    r"^EXPLAIN\s+(AST\b|QUERY\s+TREE\s+run_passes\s*=\s*0\b)", re.IGNORECASE
+)
+# Tokens of an INSERT's text: string literals (skipped: they call nothing) and names (bare,
+# `quoted` or "quoted"), each with whether blanks or comments and "(" follow (a call).
+_TEXT_TOKENS = re.compile(
+    rb"'(?:[^'\\]|\\.)*'|(?P<name>[A-Za-z_][A-Za-z0-9_]*|`(?:[^`\\]|\\.)*`|\"(?:[^\"\\]|\\.)*\")"
+    rb"(?P<call>(?:\s|--[^\n]*\n|/\*.*?\*/)*\()?",
+    re.DOTALL,
+)
 
 
 class StatementRefused(Exception):
@@ -128,6 +142,33 @@ def check_normalized(statement: str) -> None:
         raise StatementRefused(f"Setting {setting.group(1)} cannot be changed over HTTP")
 
 
+def parse_only(normalized: str) -> bool:
+    return _PARSE_ONLY_EXPLAIN.match(normalized.lstrip()) is not None
+
+
+SCAN_VALUES_BYTES = 1 << 20  # larger inline VALUES texts are not scanned: pinned instead
+
+
+def literal_values_insert(text: bytes) -> bool:
+    """`INSERT INTO t [(cols)] [SETTINGS ...] VALUES <data>` whose data calls nothing
+    (string literals skipped): the one text that may keep expression evaluation on."""
+    if len(text) > SCAN_VALUES_BYTES:
+        return False
+    in_data = False
+    for token in _TEXT_TOKENS.finditer(text):
+        name = token.group("name")
+        if name is None:
+            continue  # a string literal
+        if in_data:
+            if token.group("call") or name.upper() in (b"SELECT", b"WITH"):
+                return False  # a call, or a subquery that may hold one
+        elif name.upper() in (b"SELECT", b"WITH", b"FORMAT", b"FUNCTION"):
+            return False
+        elif name.upper() == b"VALUES":
+            in_data = True
+    return in_data
+
+
 def check_ast(ast: str, denied: frozenset[str]) -> None:
     """Rules on `EXPLAIN AST` output: every call the statement makes, wherever it sits."""
     for line in ast.splitlines():
@@ -143,6 +184,6 @@ def check_ast(ast: str, denied: frozenset[str]) -> None:
             )
 
 
-def pinned_settings(request_settings: Mapping[str, str]) -> dict[str, str]:
-    """The request's settings, then the pinned ones (which win)."""
-    return {**request_settings, **PINNED_SETTINGS}
+def pinned_settings(request_settings: Mapping[str, str], pin: bool = True) -> dict[str, str]:
+    """The request's settings, then the pinned ones (which win) when `pin`."""
+    return {**request_settings, **PINNED_SETTINGS} if pin else dict(request_settings)
