@@ -160,6 +160,14 @@ def test_normalized_rules_allow(normalized: str) -> None:
     statement_policy.check_normalized(normalized)
 
 
+def test_explain_ast_may_show_an_outfile_clause() -> None:
+    statement_policy.check_normalized("EXPLAIN AST SELECT 1 INTO OUTFILE '/tmp/x'")
+    with pytest.raises(statement_policy.StatementRefused, match="INTO OUTFILE"):
+        statement_policy.check_normalized(
+            "EXPLAIN QUERY TREE run_passes = 0 SELECT 1 INTO OUTFILE '/tmp/x'"
+        )
+
+
 def test_ast_rules() -> None:
     denied = frozenset({"file", "url"})
     ast = "SelectWithUnionQuery (children 1)\n  Function FILE (children 1)\n"

@@ -149,6 +149,14 @@ def test_right_credentials_work_every_clickhouse_way(target: Target, how: str) -
 def test_ping_and_health_stay_open(target: Target) -> None:
     assert httpx.get(f"{target.base}/ping").text == "Ok.\n"
     assert httpx.get(f"{target.base}/readyz").status_code == 200
+    assert httpx.get(f"{target.base}/").text == "Ok.\n"  # a bare GET /, as ClickHouse
+
+
+def test_sql_in_a_get_body_needs_credentials_too(target: Target) -> None:
+    response = httpx.request("GET", f"{target.base}/", content="SELECT file('/etc/passwd')")
+    _refused(response, 401, 516, AUTH_FAILED)
+    chunked = httpx.request("GET", f"{target.base}/", content=iter([b"SELECT 1"]))
+    _refused(chunked, 401, 516, AUTH_FAILED)
 
 
 # --- GET is read-only -------------------------------------------------------------------
@@ -324,8 +332,11 @@ def test_explain_that_only_parses_is_answered_and_calls_nothing(target: Target) 
     assert tree.status_code == 200, tree.text
     _refused(_post(target, f"EXPLAIN PLAN SELECT * FROM {url}"), 403, 497, "url reaches")
     _refused(_post(target, f"EXPLAIN SYNTAX SELECT * FROM {url}"), 403, 497, "url reaches")
-    outfile = f"EXPLAIN AST SELECT 1 INTO OUTFILE '{target.outside}/explained'"
-    _refused(_post(target, outfile), 403, 497, "INTO OUTFILE is not allowed")
+    # EXPLAIN AST prints an INTO OUTFILE clause without writing; QUERY TREE would write.
+    explained = _post(target, f"EXPLAIN AST SELECT 1 INTO OUTFILE '{target.outside}/ast'")
+    assert explained.status_code == 200 and "/ast" in explained.text
+    tree_out = f"EXPLAIN QUERY TREE run_passes = 0 SELECT 1 INTO OUTFILE '{target.outside}/qt'"
+    _refused(_post(target, tree_out), 403, 497, "INTO OUTFILE is not allowed")
     assert target.listener.connections == 0
     assert list(target.outside.iterdir()) == []
 

@@ -32,9 +32,13 @@ def test_a_large_result_arrives_whole_in_many_chunks(clickhouse_server: ClickHou
     chunks = 0
     body = bytearray()
     query = f"SELECT number FROM numbers({ROWS})"
-    with httpx.stream("POST", clickhouse_server.url, content=query, timeout=120) as response:
+    plain = {"Accept-Encoding": "identity"}
+    with httpx.stream(
+        "POST", clickhouse_server.url, content=query, headers=plain, timeout=120
+    ) as response:
         assert response.status_code == 200
         assert response.headers["X-ClickHouse-Format"] == "TabSeparated"
+        assert "Content-Encoding" not in response.headers
         for chunk in response.iter_raw():
             chunks += 1
             body += chunk
@@ -120,3 +124,23 @@ def test_a_client_that_leaves_stops_its_query(clickhouse_server: ClickHouseServe
         assert time.monotonic() < deadline, "the query still runs a minute after the client left"
         time.sleep(0.2)
     assert httpx.post(clickhouse_server.url, content="SELECT 1").text == "1\n"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("TabSeparatedWithNames", b"a\n"),
+        ("CSVWithNamesAndTypes", b'"a","b"\n"UInt8","String"\n'),
+    ],
+)
+def test_an_empty_result_keeps_its_format_header(
+    clickhouse_server: ClickHouseServer, fmt: str, expected: bytes
+) -> None:
+    query = f"SELECT 1 AS a, 'x' AS b WHERE 0 FORMAT {fmt}"
+    if fmt.startswith("TabSeparated"):
+        query = f"SELECT 1 AS a WHERE 0 FORMAT {fmt}"
+    response = httpx.post(clickhouse_server.url, content=query)
+    assert (response.status_code, response.content) == (200, expected)
+    empty_json = httpx.post(clickhouse_server.url, content="SELECT 1 AS a LIMIT 0 FORMAT JSON")
+    assert empty_json.json()["meta"] == [{"name": "a", "type": "UInt8"}]
+    assert empty_json.json()["data"] == []

@@ -89,6 +89,8 @@ def create_app(data_dir: Path, access: Access, *, drain_timeout_s: float = 30.0)
 
     @app.api_route("/", methods=["GET", "POST"])
     async def clickhouse(request: Request) -> Response:
+        if _bare_get(request):
+            return PlainTextResponse("Ok.\n")  # ClickHouse answers a bare GET / like /ping
         refused = _refusal(access, request)
         if refused is not None:
             metrics.error("query", refused.code, 0.0)
@@ -99,12 +101,21 @@ def create_app(data_dir: Path, access: Access, *, drain_timeout_s: float = 30.0)
     return app
 
 
+def _bare_get(request: Request) -> bool:
+    """GET / with no query and no body: nothing for the engine to run."""
+    headers = request.headers
+    return (
+        request.method == "GET"
+        and "query" not in request.query_params
+        and headers.get("content-length", "0") == "0"
+        and "transfer-encoding" not in headers
+    )
+
+
 def _refusal(access: Access, request: Request) -> p.ProtocolError | None:
     reason = request_guard.refusal(request.headers, access.hosts, access.origins)
     if reason is not None:
         return p.ProtocolError(p.ACCESS_DENIED, reason, status=403)
-    if request.method == "GET" and "query" not in request.query_params:
-        return None  # ClickHouse answers a bare GET / like /ping
     user, password = request_credentials(request.headers, request.query_params)
     if not access.credentials.admits(user, password):
         message = (
@@ -196,6 +207,11 @@ async def _stream_answer(
     )
     first = await first_block(stream)
     fmt = p.output_format(sql.decode("utf-8", "replace"), spec.default_format)
+    if first is None:
+        # chDB streams nothing at all for an empty result, not even a format's header
+        # (JSON's meta, TSVWithNames' names): run it again whole for those bytes.
+        outcome = await to_thread.run_sync(_run_query, engine, sql, spec, readonly)
+        return await _response(engine, request, spec, outcome, fmt, query_id)
     headers = {
         "X-ClickHouse-Query-Id": query_id,
         "X-ClickHouse-Timezone": engine.timezone,
