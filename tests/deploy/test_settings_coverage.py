@@ -80,6 +80,8 @@ ALL_FIELDS: dict[str, Any] = {
 
 def _is_secret(name: str, info: Any) -> bool:
     annotation = str(info.annotation)
+    if name.endswith("_FILE") and "Path" in annotation:
+        return False  # where a secret is kept, not the secret
     return "SecretStr" in annotation or any(m in name for m in _SECRET_MARKERS)
 
 
