@@ -31,17 +31,36 @@ def test_password_is_created_once_with_owner_only_mode(tmp_path: Path) -> None:
 
 
 def test_concurrent_first_starts_agree_on_one_password(tmp_path: Path) -> None:
-    path = tmp_path / "password"
-    seen: list[str] = []
-    threads = [
-        threading.Thread(target=lambda: seen.append(load_or_create_password(path)))
-        for _ in range(8)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(set(seen)) == 1 and seen[0] == path.read_text().strip()
+    """A reader racing the first writer once saw an empty file ("password is empty")."""
+    for attempt in range(20):
+        path = tmp_path / f"password-{attempt}"
+        seen: list[str] = []
+        errors: list[BaseException] = []
+        start = threading.Barrier(8)
+
+        def first_start(
+            path: Path = path,
+            seen: list[str] = seen,
+            errors: list[BaseException] = errors,
+            start: threading.Barrier = start,
+        ) -> None:
+            start.wait()
+            try:
+                seen.append(load_or_create_password(path))
+            except BaseException as ex:  # collected: a thread's exception fails the test
+                errors.append(ex)
+
+        threads = [threading.Thread(target=first_start) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert len(seen) == 8 and set(seen) == {path.read_text().strip()}
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"password-{attempt}" for attempt in range(20)
+    )  # no temporary files left behind
 
 
 def test_an_empty_password_file_is_refused(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import binascii
 import hmac
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,13 +57,21 @@ def load_or_create_password(path: Path) -> str:
 def _create(path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(PASSWORD_BYTES)
-    # O_EXCL: two processes starting at once never overwrite each other's password.
+    # Written whole to a private temporary file, then linked into place: the link fails if
+    # the file exists, so two first starts never overwrite each other's password, and no
+    # reader ever sees a half-written file.
+    fd, temporary = tempfile.mkstemp(prefix=".password-", dir=path.parent)  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return load_or_create_password(path)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(password + "\n")
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(password + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return load_or_create_password(path)
+    finally:
+        os.unlink(temporary)
     return password
 
 
