@@ -31,9 +31,10 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from exos.demo_bookkeeping import DEMO_BOOKKEEPING
 from exos_common.bus.memory import InProcessBus
 from exos_common.chserver.app import create_app as create_clickhouse_http
+from exos_common.chserver.server import server_access
 from exos_common.logs import get_logger
 from exos_common.schema import migrate
-from exos_common.settings import InProcessBusSettings, StoreSettings
+from exos_common.settings import ClickHouseServerSettings, InProcessBusSettings, StoreSettings
 from exos_common.store import Store, open_store
 from exos_common.topics import pipeline_topic_specs
 from exos_enrich.app import create_app as create_enrich
@@ -161,6 +162,11 @@ class Platform:
         self.store: Store | None = None
         self.bus: InProcessBus | None = None
         self.endpoints: Endpoints | None = None
+        # The ClickHouse port's password: <data>/clickhouse/password, made on first start.
+        # In-process clients use the engine directly and need none.
+        self.clickhouse_access, self.clickhouse_password_file = server_access(
+            self.database, "127.0.0.1", ClickHouseServerSettings(), None
+        )
 
     def _open_store(self) -> Store:
         store_settings = StoreSettings(clickhouse_url=f"chdb://{self.database.resolve()}")
@@ -216,7 +222,9 @@ class Platform:
             _server(portal, host, self.options.port),
             _server(ingest, host, self.options.otlp_port),
             _server(
-                create_clickhouse_http(self.database), "127.0.0.1", self.options.clickhouse_port
+                create_clickhouse_http(self.database, self.clickhouse_access),
+                "127.0.0.1",
+                self.options.clickhouse_port,
             ),
         ]
         self._tasks = [asyncio.create_task(s.serve()) for s in self._servers]

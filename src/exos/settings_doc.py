@@ -87,7 +87,8 @@ def render_table(groups: tuple[type[BaseSettings], ...] | None = None) -> str:
                 continue
             seen.add(name)
             meaning = (info.description or "").replace("|", "\\|")
-            if any(marker in field for marker in _SECRETS):
+            # A `*_file` setting names where a secret is kept, not the secret.
+            if any(marker in field for marker in _SECRETS) and not field.endswith("_file"):
                 meaning += " Keep it in a secret, never in the repo."
             lines.append(f"| `{name}` | {_default(group, field)} | {meaning} |")
     return "\n".join(lines)

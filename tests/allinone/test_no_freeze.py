@@ -111,27 +111,33 @@ def ocel_export(port: int) -> bytes:
     return f"GET /api/ocpm/export/ocel HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
 
 
-def streamed_query(port: int) -> bytes:
+def clickhouse_auth(password: str) -> str:
+    """The ClickHouse port requires the password `exos up` made: requests without it would
+    be refused at once and never reach the engine."""
+    return f"X-ClickHouse-User: default\r\nX-ClickHouse-Key: {password}\r\n"
+
+
+def streamed_query(port: int, auth: str) -> bytes:
     body = BIG_QUERY.encode()
     return (
-        f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 
-def count_spans(port: int) -> bytes:
+def count_spans(port: int, auth: str) -> bytes:
     """The poll a dashboard makes (answered in full; the socket closes after it)."""
     body = b"SELECT count() FROM otel_traces"
     return (
-        f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 
-def half_insert(port: int) -> bytes:
+def half_insert(port: int, auth: str) -> bytes:
     """An insert announcing 1 MB of rows that stops after the first few."""
     sql = "INSERT%20INTO%20exos_demo_sessions%20(session_id)%20FORMAT%20TSV"
     rows = b"".join(f"abandoned-{i}\n".encode() for i in range(100))
     return (
-        f"POST /?query={sql} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"POST /?query={sql} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
         f"Content-Length: {1 << 20}\r\n\r\n"
     ).encode() + rows
 
@@ -146,6 +152,7 @@ def test_up_demo_keeps_answering_while_clients_abandon_streams(
     watcher = threading.Thread(target=watch.run, daemon=True)
     watcher.start()
     portal, clickhouse = up.ports["port"], up.ports["clickhouse"]
+    auth = clickhouse_auth(up.clickhouse_password)
     abandoned = 0
     try:
         deadline = time.monotonic() + LOAD_DEADLINE_S
@@ -154,9 +161,9 @@ def test_up_demo_keeps_answering_while_clients_abandon_streams(
                 break
             for port, request in (
                 (portal, ocel_export(portal)),
-                (clickhouse, streamed_query(clickhouse)),
-                (clickhouse, half_insert(clickhouse)),
-                (clickhouse, count_spans(clickhouse)),
+                (clickhouse, streamed_query(clickhouse, auth)),
+                (clickhouse, half_insert(clickhouse, auth)),
+                (clickhouse, count_spans(clickhouse, auth)),
             ):
                 try:
                     hang_up_after_first_bytes(port, request)
@@ -186,6 +193,7 @@ def test_up_demo_keeps_answering_while_clients_abandon_streams(
         abandoned_rows = httpx.post(
             f"http://127.0.0.1:{clickhouse}/",
             content=b"SELECT count() FROM exos_demo_sessions WHERE session_id LIKE 'abandoned-%'",
+            auth=("default", up.clickhouse_password),
         )
         assert abandoned_rows.text.strip() == "0"
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import clickhouse_connect
 import httpx
+from clickhouse_connect.driver.client import Client
 
 from exos_common.localkafka import free_port
 
@@ -61,6 +62,19 @@ class Up:
     def portal(self) -> str:
         return f"http://127.0.0.1:{self.ports['port']}"
 
+    @property
+    def clickhouse_password(self) -> str:
+        """Made by `exos up` on its first start, next to the database."""
+        return (self.data / "clickhouse" / "password").read_text().strip()
+
+    def clickhouse_client(self) -> Client:
+        return clickhouse_connect.get_client(
+            host="127.0.0.1",
+            port=self.ports["clickhouse"],
+            username="default",
+            password=self.clickhouse_password,
+        )
+
     def interrupt(self) -> int:
         assert self.process is not None
         if self.process.poll() is None:
@@ -107,7 +121,7 @@ def test_up_ingests_serves_clickhouse_stops_cleanly_and_keeps_data(tmp_path: Pat
         otlp = f"http://127.0.0.1:{up.ports['otlp']}"
         response = httpx.post(f"{otlp}/v1/traces", json=span_body("s-up", 25))
         assert response.status_code == 200, response.text
-        client = clickhouse_connect.get_client(dsn=f"http://127.0.0.1:{up.ports['clickhouse']}")
+        client = up.clickhouse_client()
         count = "SELECT count() FROM otel_traces WHERE ResourceAttributes['rum.sessionId'] = 's-up'"
         deadline = time.monotonic() + 30
         while client.query(count).result_rows[0][0] < 25 and time.monotonic() < deadline:
@@ -120,7 +134,7 @@ def test_up_ingests_serves_clickhouse_stops_cleanly_and_keeps_data(tmp_path: Pat
 
     up.start()
     try:
-        client = clickhouse_connect.get_client(dsn=f"http://127.0.0.1:{up.ports['clickhouse']}")
+        client = up.clickhouse_client()
         rows = client.query(
             "SELECT ResourceAttributes['rum.sessionId'] AS s, count() FROM otel_traces "
             "GROUP BY s ORDER BY s"

@@ -9,7 +9,6 @@ import os
 import time
 from pathlib import Path
 
-import clickhouse_connect
 import httpx
 
 from exos.demo.loader import load_demo
@@ -48,7 +47,7 @@ def test_demo_load_interrupted_and_resumed_holds_exactly_the_demo(tmp_path: Path
     try:
         up = Up(tmp_path / "data", demo=True)
         up.start()
-        client = clickhouse_connect.get_client(dsn=f"http://127.0.0.1:{up.ports['clickhouse']}")
+        client = up.clickhouse_client()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             loaded = (
@@ -64,7 +63,7 @@ def test_demo_load_interrupted_and_resumed_holds_exactly_the_demo(tmp_path: Path
         assert "demo loaded" not in up.log.read_text()
 
         up.start()
-        client = clickhouse_connect.get_client(dsn=f"http://127.0.0.1:{up.ports['clickhouse']}")
+        client = up.clickhouse_client()
         deadline = time.monotonic() + 180
         while "demo loaded" not in up.log.read_text() and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -7,7 +7,6 @@ import json
 import time
 from pathlib import Path
 
-import clickhouse_connect
 import httpx
 import pytest
 
@@ -55,7 +54,7 @@ def spans(request: int) -> dict[str, object]:
 
 
 def stored(up: Up) -> tuple[int, int]:
-    client = clickhouse_connect.get_client(dsn=f"http://127.0.0.1:{up.ports['clickhouse']}")
+    client = up.clickhouse_client()
     count, unique = client.query(STORED).result_rows[0]
     return int(count), int(unique)
 

@@ -38,6 +38,9 @@ NOT_APPLICABLE = {
     "EXOS_CLICKHOUSE_SERVER_HOST": "the embedded ClickHouse server is for laptops and tests",
     "EXOS_CLICKHOUSE_SERVER_PORT": "the embedded ClickHouse server is for laptops and tests",
     "EXOS_CLICKHOUSE_SERVER_DATA": "the embedded ClickHouse server is for laptops and tests",
+    "EXOS_CLICKHOUSE_SERVER_PASSWORD_FILE": "the embedded ClickHouse server only",
+    "EXOS_CLICKHOUSE_SERVER_ALLOWED_HOSTS": "the embedded ClickHouse server only",
+    "EXOS_CLICKHOUSE_SERVER_ALLOWED_ORIGINS": "the embedded ClickHouse server only",
     "EXOS_DATA_DIR": "the all-in-one mode (`exos up`) only",
     "EXOS_DEMO_SCALE": "the all-in-one mode's demo (`exos up --demo`) only",
     "EXOS_DEMO_SEED": "the all-in-one mode's demo (`exos up --demo`) only",
@@ -80,6 +83,8 @@ ALL_FIELDS: dict[str, Any] = {
 
 def _is_secret(name: str, info: Any) -> bool:
     annotation = str(info.annotation)
+    if name.endswith("_FILE") and "Path" in annotation:
+        return False  # where a secret is kept, not the secret
     return "SecretStr" in annotation or any(m in name for m in _SECRET_MARKERS)
 
 

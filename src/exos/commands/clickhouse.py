@@ -33,6 +33,14 @@ def serve(
     port: Annotated[
         int, typer.Option(help="HTTP port; 0 picks a free one (EXOS_CLICKHOUSE_SERVER_PORT).")
     ] = _DEFAULTS.clickhouse_server_port,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File with the password of the `default` user; created (0600) with a random "
+            "password when missing. Default: <data>/password "
+            "(EXOS_CLICKHOUSE_SERVER_PASSWORD_FILE)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the folder until SIGTERM or Ctrl-C; prints the URL once clients can connect."""
     from exos_common.chserver import serve as serve_engine  # the chDB engine: only here
@@ -44,6 +52,7 @@ def serve(
             data,
             host,
             port,
+            password_file=password_file,
             # stdout carries only the URL so scripts can capture it; logs go to stderr.
             on_ready=lambda url: typer.echo(url),
             log_level=runtime.log_level,

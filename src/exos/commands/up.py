@@ -50,11 +50,15 @@ def up(
     )
 
     async def ready(platform: Platform, endpoints: Endpoints) -> None:
+        credentials = platform.clickhouse_access.credentials
         typer.echo(
             f"EXOS is up (all-in-one, open on this machine)\n"
             f"  portal + API    {endpoints.portal}\n"
             f"  OTLP/HTTP       {endpoints.otlp}\n"
-            f"  ClickHouse HTTP {endpoints.clickhouse}\n"
+            f"  ClickHouse HTTP {endpoints.clickhouse}  user {credentials.user}, "
+            f"password {credentials.password}\n"
+            f"                  (kept in {platform.clickhouse_password_file}; e.g. "
+            f"curl -u {credentials.user}:PASSWORD '{endpoints.clickhouse}/?query=SELECT+1')\n"
             f"  data            {data.resolve()}",
             err=True,
         )

@@ -157,6 +157,21 @@ class ClickHouseServerSettings(BaseSettings):
     clickhouse_server_data: Path = Field(
         Path("./.exos/clickhouse"), description="Data folder the embedded server owns."
     )
+    clickhouse_server_password_file: Path | None = Field(
+        None,
+        description="File holding the password of the embedded server's `default` user; "
+        "unset: `<data>/password`, generated (mode 0600) on first start.",
+    )
+    clickhouse_server_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated Host names the embedded server answers besides "
+        "loopback names and its listen address (DNS rebinding protection).",
+    )
+    clickhouse_server_allowed_origins: str = Field(
+        "",
+        description="Comma-separated browser origins (`http://host:port`) allowed to query "
+        "the embedded server; browser requests from any other origin are refused.",
+    )
 
 
 class ServeSettings(BaseSettings):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import clickhouse_connect
 import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from exos_common.testing.clickhouse import ClickHouseServer, EmbeddedClickHouseServer, free_port
 
@@ -91,6 +94,7 @@ def test_sigterm_lets_the_in_flight_query_finish(tmp_path: Path) -> None:
 
 
 def test_exos_clickhouse_serve_prints_url_and_stops_on_sigint(tmp_path: Path) -> None:
+    """Without --password-file the server makes <data>/password (0600) and requires it."""
     port = free_port()
     command = [sys.executable, "-c", "from exos.cli import main; main()", "clickhouse", "serve"]
     command += ["--data", str(tmp_path / "data"), "--port", str(port)]
@@ -100,8 +104,48 @@ def test_exos_clickhouse_serve_prints_url_and_stops_on_sigint(tmp_path: Path) ->
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == f"http://127.0.0.1:{port}"
-        client = clickhouse_connect.get_client(dsn=f"http://127.0.0.1:{port}")
+        password_file = tmp_path / "data" / "password"
+        assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+        password = password_file.read_text().strip()
+        assert len(password) == 32
+        with pytest.raises(DatabaseError, match="AUTHENTICATION_FAILED"):
+            clickhouse_connect.get_client(dsn=f"http://127.0.0.1:{port}")
+        client = clickhouse_connect.get_client(
+            host="127.0.0.1", port=port, username="default", password=password
+        )
         assert client.command("SELECT 1 + 1") == 2
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+
+
+@pytest.mark.parametrize("given_by", ["flag", "env"])
+def test_exos_clickhouse_serve_takes_a_password_file(tmp_path: Path, given_by: str) -> None:
+    password_file = tmp_path / "secret" / "ch-password"
+    password_file.parent.mkdir()
+    password_file.write_text("chosen by the operator\n")
+    port = free_port()
+    command = [sys.executable, "-c", "from exos.cli import main; main()", "clickhouse", "serve"]
+    command += ["--data", str(tmp_path / "data"), "--port", str(port)]
+    env = dict(os.environ)
+    if given_by == "flag":
+        command += ["--password-file", str(password_file)]
+        env["EXOS_CLICKHOUSE_SERVER_PASSWORD_FILE"] = str(tmp_path / "not-this-one")
+    else:
+        env["EXOS_CLICKHOUSE_SERVER_PASSWORD_FILE"] = str(password_file)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == f"http://127.0.0.1:{port}"
+        client = clickhouse_connect.get_client(
+            host="127.0.0.1", port=port, username="default", password="chosen by the operator"
+        )
+        assert client.command("SELECT 40 + 2") == 42
+        assert not (tmp_path / "data" / "password").exists()
+        assert not (tmp_path / "not-this-one").exists()
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     finally:

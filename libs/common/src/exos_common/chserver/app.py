@@ -6,6 +6,10 @@ start of a query-less body, as clickhouse-connect's `insert` sends it) streams t
 into the engine: constant memory, nothing committed unless all of it parsed. Any other
 request concatenates `query` + "\\n" + body into one statement, as ClickHouse does.
 Engine calls run in worker threads, never on the event loop.
+
+Before any of that, the query endpoint checks, in order: the Host and Origin headers
+(`request_guard`: no DNS rebinding, no cross-site browser requests), then the user and
+password (`credentials`). A GET runs read-only. `/ping` and the health endpoints stay open.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -24,14 +29,17 @@ from fastapi.responses import PlainTextResponse
 from starlette.requests import ClientDisconnect
 
 from exos_common.chserver import protocol as p
+from exos_common.chserver import request_guard
 from exos_common.chserver.compression import (
     BodyDecoder,
     body_decoder,
     compress_body,
     response_encoding,
 )
+from exos_common.chserver.credentials import Credentials, request_credentials
 from exos_common.chserver.engine import SHUTTING_DOWN, Engine, EngineError, Outcome
 from exos_common.chserver.metrics import ServerMetrics
+from exos_common.chserver.streaming import EngineStreamResponse, first_block
 from exos_common.service.health import health_router
 
 log = structlog.get_logger("exos.chserver")
@@ -40,7 +48,16 @@ INSERT_APPEND_BYTES = 1 << 20  # fewer, larger appends: each one is a thread hop
 COMPRESS_OFF_LOOP_BYTES = 256 << 10
 
 
-def create_app(data_dir: Path, *, drain_timeout_s: float = 30.0) -> FastAPI:
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who may query: the credentials, and the Host names and browser origins accepted."""
+
+    credentials: Credentials
+    hosts: frozenset[str] = request_guard.allowed_host_names("127.0.0.1")
+    origins: frozenset[str] = frozenset()
+
+
+def create_app(data_dir: Path, access: Access, *, drain_timeout_s: float = 30.0) -> FastAPI:
     """The server for the chDB folder `data_dir`; the engine starts in the lifespan."""
     engine = Engine(data_dir)
     metrics = ServerMetrics()
@@ -72,15 +89,48 @@ def create_app(data_dir: Path, *, drain_timeout_s: float = 30.0) -> FastAPI:
 
     @app.api_route("/", methods=["GET", "POST"])
     async def clickhouse(request: Request) -> Response:
+        if _bare_get(request):
+            return PlainTextResponse("Ok.\n")  # ClickHouse answers a bare GET / like /ping
+        refused = _refusal(access, request)
+        if refused is not None:
+            metrics.error("query", refused.code, 0.0)
+            log.warning("request_refused", code=refused.code, reason=str(refused))
+            return _error_response(engine, refused.code, refused.status, refused.body(), "")
         return await _handle(engine, metrics, request)
 
     return app
+
+
+def _bare_get(request: Request) -> bool:
+    """GET / with no query and no body: nothing for the engine to run."""
+    headers = request.headers
+    return (
+        request.method == "GET"
+        and "query" not in request.query_params
+        and headers.get("content-length", "0") == "0"
+        and "transfer-encoding" not in headers
+    )
+
+
+def _refusal(access: Access, request: Request) -> p.ProtocolError | None:
+    reason = request_guard.refusal(request.headers, access.hosts, access.origins)
+    if reason is not None:
+        return p.ProtocolError(p.ACCESS_DENIED, reason, status=403)
+    user, password = request_credentials(request.headers, request.query_params)
+    if not access.credentials.admits(user, password):
+        message = (
+            f"{user or 'default'}: Authentication failed: password is incorrect, "
+            "or there is no user with such name"
+        )
+        return p.ProtocolError(p.AUTHENTICATION_FAILED, message, status=401)
+    return None
 
 
 async def _handle(engine: Engine, metrics: ServerMetrics, request: Request) -> Response:
     started = time.perf_counter()
     query_id = request.query_params.get("query_id") or str(uuid.uuid4())
     kind = "query"
+    readonly = request.method == "GET"  # as ClickHouse: only POST may change anything
     try:
         spec = p.parse_params(request.query_params.multi_items())
         chunks = _decoded(request, body_decoder(request.headers.get("content-encoding")))
@@ -95,7 +145,7 @@ async def _handle(engine: Engine, metrics: ServerMetrics, request: Request) -> R
             insert, chunks = await _peek_inline_insert(chunks)
         if insert is not None:
             kind = "insert"
-            outcome = await _stream_insert(engine, spec, insert, chunks)
+            outcome = await _stream_insert(engine, spec, insert, chunks, readonly)
             fmt = None
         else:
             sql = _join(spec.query, await _read_all(chunks))
@@ -105,7 +155,11 @@ async def _handle(engine: Engine, metrics: ServerMetrics, request: Request) -> R
                 raise p.ProtocolError(p.SYNTAX_ERROR, "Empty query")
             head = sql[:4096].decode("utf-8", "replace")
             kind = "insert" if p.strip_leading_noise(head)[:6].upper() == "INSERT" else "query"
-            outcome = await to_thread.run_sync(_run_query, engine, sql, spec)
+            if kind == "query" and p.streams_result(head):
+                response = await _stream_answer(engine, request, spec, sql, readonly, query_id)
+                metrics.observe(kind, time.perf_counter() - started, 0)
+                return response
+            outcome = await to_thread.run_sync(_run_query, engine, sql, spec, readonly)
             fmt = _result_format(sql, spec.default_format, outcome) if kind == "query" else None
     except (p.ProtocolError, EngineError) as ex:
         return _error(engine, metrics, ex, kind, query_id, time.perf_counter() - started)
@@ -124,27 +178,76 @@ async def _handle(engine: Engine, metrics: ServerMetrics, request: Request) -> R
     return await _response(engine, request, spec, outcome, fmt, query_id)
 
 
-def _run_query(engine: Engine, sql: bytes, spec: p.RequestSpec) -> Outcome:
+def _statement(sql: bytes) -> str | bytes:
     # Plain text goes as str: chdb also takes bytes, which inline binary insert data needs.
     try:
-        statement: str | bytes = sql.decode("utf-8")
+        return sql.decode("utf-8")
     except UnicodeDecodeError:
-        statement = sql
+        return sql
+
+
+async def _stream_answer(
+    engine: Engine,
+    request: Request,
+    spec: p.RequestSpec,
+    sql: bytes,
+    readonly: bool,
+    query_id: str,
+) -> Response:
+    """A statement that answers a table: sent block by block (see `streaming`)."""
+    stream = await to_thread.run_sync(
+        lambda: engine.stream_query(
+            _statement(sql),
+            spec.default_format,
+            params=spec.params,
+            settings=spec.settings,
+            database=spec.database,
+            readonly=readonly,
+        )
+    )
+    first = await first_block(stream)
+    fmt = p.output_format(sql.decode("utf-8", "replace"), spec.default_format)
+    if first is None:
+        # chDB streams nothing at all for an empty result, not even a format's header
+        # (JSON's meta, TSVWithNames' names): run it again whole for those bytes.
+        outcome = await to_thread.run_sync(_run_query, engine, sql, spec, readonly)
+        return await _response(engine, request, spec, outcome, fmt, query_id)
+    headers = {
+        "X-ClickHouse-Query-Id": query_id,
+        "X-ClickHouse-Timezone": engine.timezone,
+        "X-ClickHouse-Summary": p.summary_header(),  # counters are known only at the end
+        "X-ClickHouse-Format": fmt,
+    }
+    enabled = engine.http_compression if spec.compress_response is None else spec.compress_response
+    encoding = response_encoding(request.headers.get("accept-encoding"), enabled)
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    return EngineStreamResponse(stream, first, encoding, headers, p.content_type(fmt))
+
+
+def _run_query(engine: Engine, sql: bytes, spec: p.RequestSpec, readonly: bool) -> Outcome:
     return engine.query(
-        statement,
+        _statement(sql),
         spec.default_format,
         params=spec.params,
         settings=spec.settings,
         database=spec.database,
+        readonly=readonly,
     )
 
 
 async def _stream_insert(
-    engine: Engine, spec: p.RequestSpec, insert: tuple[str, str], chunks: AsyncIterator[bytes]
+    engine: Engine,
+    spec: p.RequestSpec,
+    insert: tuple[str, str],
+    chunks: AsyncIterator[bytes],
+    readonly: bool,
 ) -> Outcome:
     statement, fmt = insert
     stream = await to_thread.run_sync(
-        lambda: engine.begin_insert(statement, fmt, settings=spec.settings, database=spec.database)
+        lambda: engine.begin_insert(
+            statement, fmt, settings=spec.settings, database=spec.database, readonly=readonly
+        )
     )
     try:
         pending = bytearray()
@@ -209,11 +312,19 @@ def _error(
 ) -> Response:
     if isinstance(ex, EngineError):
         code, text = ex.code, ex.message
-        status = 503 if code == SHUTTING_DOWN else 500  # 503: clients retry elsewhere/later
+        status = _ENGINE_STATUS.get(code, 500)
     else:
         code, status, text = ex.code, ex.status, ex.body()
     metrics.error(kind, code, elapsed)
     log.warning("request_failed", kind=kind, query_id=query_id, code=code, message=text[:500])
+    return _error_response(engine, code, status, text, query_id)
+
+
+# As ClickHouse answers them; 503 on shutdown so clients retry elsewhere or later.
+_ENGINE_STATUS = {SHUTTING_DOWN: 503, p.ACCESS_DENIED: 403, p.READONLY: 403}
+
+
+def _error_response(engine: Engine, code: int, status: int, text: str, query_id: str) -> Response:
     headers = {
         "X-ClickHouse-Exception-Code": str(code),
         "X-ClickHouse-Query-Id": query_id,

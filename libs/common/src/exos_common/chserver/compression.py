@@ -95,3 +95,32 @@ def compress_body(data: bytes, encoding: str) -> bytes:
     if encoding == "deflate":
         return zlib.compress(data, 1)
     raise ValueError(f"unsupported response encoding {encoding}")
+
+
+class ResponseCompressor:
+    """Compresses a streamed answer chunk by chunk into one frame (lz4, zstd), one gzip
+    member or one zlib stream: the client decodes it as if it were compressed whole."""
+
+    def __init__(self, encoding: str) -> None:
+        self._compressor: Any
+        self._head: bytes
+        if encoding == "lz4":
+            self._compressor = lz4.frame.LZ4FrameCompressor()
+            self._head = self._compressor.begin()
+        elif encoding == "zstd":
+            self._compressor = zstandard.ZstdCompressor(level=1).compressobj()
+            self._head = b""
+        elif encoding in ("gzip", "deflate"):
+            wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+            self._compressor = zlib.compressobj(1, zlib.DEFLATED, wbits)
+            self._head = b""
+        else:
+            raise ValueError(f"unsupported response encoding {encoding}")
+
+    def compress(self, data: bytes) -> bytes:
+        head, self._head = self._head, b""
+        return bytes(head) + bytes(self._compressor.compress(data))
+
+    def finish(self) -> bytes:
+        head, self._head = self._head, b""
+        return bytes(head) + bytes(self._compressor.flush())

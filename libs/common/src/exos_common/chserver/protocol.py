@@ -52,7 +52,13 @@ SYNTAX_ERROR = 62
 UNKNOWN_SETTING = 115
 UNKNOWN_COMPRESSION_METHOD = 89
 CANNOT_DECOMPRESS = 271
+READONLY = 164
+ACCESS_DENIED = 497
+AUTHENTICATION_FAILED = 516
 _CODE_NAMES = {
+    READONLY: "READONLY",
+    ACCESS_DENIED: "ACCESS_DENIED",
+    AUTHENTICATION_FAILED: "AUTHENTICATION_FAILED",
     NOT_IMPLEMENTED: "NOT_IMPLEMENTED",
     SYNTAX_ERROR: "SYNTAX_ERROR",
     UNKNOWN_SETTING: "UNKNOWN_SETTING",
@@ -219,6 +225,13 @@ def output_format(sql: str, default_format: str) -> str:
     """The format the engine answers in: a trailing FORMAT clause wins over default_format."""
     match = _TRAILING_FORMAT.search(sql)
     return match.group(1) if match else default_format
+
+
+def streams_result(sql: str) -> bool:
+    """Queries chDB can answer block by block (it refuses streaming for SHOW, DESCRIBE,
+    EXISTS, EXPLAIN...; those answers are small)."""
+    word = strip_leading_noise(sql)[:6].upper()
+    return word.startswith(("SELECT", "WITH", "("))
 
 
 def produces_result(sql: str) -> bool:

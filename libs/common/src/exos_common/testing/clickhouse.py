@@ -2,8 +2,11 @@
 
 Fixture `clickhouse_server` (session scope) yields a `ClickHouseServer` with
 
-- `.url`: ``"http://127.0.0.1:PORT"``, for ``clickhouse_connect.get_client(dsn=url)`` or
-  ``EXOS_CLICKHOUSE_URL``;
+- `.url`: ``"http://default:PASSWORD@127.0.0.1:PORT"``, the credentials included, for
+  ``clickhouse_connect.get_client(dsn=url)``, ``EXOS_CLICKHOUSE_URL`` or httpx (which turns
+  them into Basic auth);
+- `.base_url`: ``"http://127.0.0.1:PORT"``, without credentials;
+- `.user`, `.password`: the credentials (the server refuses requests without them);
 - `.port`: the port number;
 - `.data_dir`: the chDB folder the server owns (None for a server given by env, below).
 
@@ -15,8 +18,8 @@ Fixture `clickhouse_server` (session scope) yields a `ClickHouseServer` with
 
 The server is started once per session on a free port in a temporary folder and stopped
 (SIGTERM, graceful) at session end. It is shared: give tables unique names or create a
-database per test module. Set `EXOS_TEST_CLICKHOUSE_URL=http://host:port` to use a server
-that already runs (e.g. `exos clickhouse serve`); nothing is started or stopped then.
+database per test module. Set `EXOS_TEST_CLICKHOUSE_URL=http://user:password@host:port` to
+use a server that already runs (e.g. `exos clickhouse serve`); nothing is started or stopped then.
 
 Tests that need to stop, SIGKILL or restart a server use `EmbeddedClickHouseServer`
 directly; it is also a context manager::
@@ -41,18 +44,32 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
+
+from exos_common.chserver.credentials import DEFAULT_USER, load_or_create_password
 
 URL_ENV = "EXOS_TEST_CLICKHOUSE_URL"
 
 
 @dataclass(frozen=True)
 class ClickHouseServer:
-    url: str  # "http://127.0.0.1:PORT"
+    url: str  # "http://default:PASSWORD@127.0.0.1:PORT"
     port: int
     data_dir: Path | None  # None for a server given by EXOS_TEST_CLICKHOUSE_URL
+    user: str = "default"
+    password: str = ""
+
+    @property
+    def base_url(self) -> str:
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.hostname}:{parts.port or 8123}"
+
+
+def url_with_credentials(base_url: str, user: str, password: str) -> str:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc}"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -63,7 +80,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class EmbeddedClickHouseServer:
     """One `python -m exos_common.chserver` process serving `data_dir` on a fixed port, so
-    the URL stays valid across kill() and start(). Its logs go to `log_path`."""
+    the URL stays valid across kill() and start(). Its logs go to `log_path`; its password
+    is in `password_file` (next to the folder; made on first start, kept across restarts)."""
 
     def __init__(
         self,
@@ -77,18 +95,32 @@ class EmbeddedClickHouseServer:
         self._pick_port = port is None
         self.port = port if port is not None else free_port(host)
         self.log_path = log_path or self.data_dir.with_name(self.data_dir.name + ".log")
+        self.password_file = self.data_dir.with_name(self.data_dir.name + ".password")
+        self.user = DEFAULT_USER
+        self.password = load_or_create_password(self.password_file)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """With the credentials, for clickhouse-connect's dsn and httpx."""
+        return url_with_credentials(self.base_url, self.user, self.password)
 
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def info(self) -> ClickHouseServer:
-        return ClickHouseServer(url=self.url, port=self.port, data_dir=self.data_dir)
+        return ClickHouseServer(
+            url=self.url,
+            port=self.port,
+            data_dir=self.data_dir,
+            user=self.user,
+            password=self.password,
+        )
 
     def start(self, timeout: float = 60.0) -> EmbeddedClickHouseServer:
         """Start and wait until `/ping` answers; raise with the log tail if it does not."""
@@ -105,7 +137,7 @@ class EmbeddedClickHouseServer:
             break
         self.kill()
         raise RuntimeError(
-            f"embedded ClickHouse did not become ready at {self.url}:\n{self.log_tail()}"
+            f"embedded ClickHouse did not become ready at {self.base_url}:\n{self.log_tail()}"
         )
 
     def stop(self, timeout: float = 30.0) -> int | None:
@@ -148,6 +180,7 @@ class EmbeddedClickHouseServer:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "exos_common.chserver", "--data", str(self.data_dir)]
         command += ["--host", self.host, "--port", str(self.port)]
+        command += ["--password-file", str(self.password_file)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=dict(os.environ)
@@ -157,7 +190,7 @@ class EmbeddedClickHouseServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.running:
             try:
-                with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response:
+                with urllib.request.urlopen(f"{self.base_url}/ping", timeout=1) as response:
                     if response.status == 200:
                         return True
             except (urllib.error.URLError, OSError):
@@ -171,8 +204,13 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clic
     """A running embedded ClickHouse server for the session; see the module docstring."""
     given = os.environ.get(URL_ENV)
     if given:
+        parts = urlsplit(given)
         yield ClickHouseServer(
-            url=given.rstrip("/"), port=urlsplit(given).port or 8123, data_dir=None
+            url=given.rstrip("/"),
+            port=parts.port or 8123,
+            data_dir=None,
+            user=unquote(parts.username or DEFAULT_USER),
+            password=unquote(parts.password or ""),
         )
         return
     server = EmbeddedClickHouseServer(tmp_path_factory.mktemp("clickhouse_server") / "data")
