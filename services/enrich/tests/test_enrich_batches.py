@@ -39,8 +39,7 @@ async def buses() -> AsyncIterator[tuple[InProcessBus, InProcessBus]]:
 def comparable(spans: list[SpanRecord]) -> list[tuple[str, str, dict[str, str]]]:
     # Signal spans get a random span id; everything else must match exactly.
     return [
-        (s.name, s.span_id if s.scope_name != SIGNAL_SCOPE else "", s.attributes)
-        for s in spans
+        (s.name, s.span_id if s.scope_name != SIGNAL_SCOPE else "", s.attributes) for s in spans
     ]
 
 

@@ -26,8 +26,8 @@ from exos_common.bus import (
     ensure_pipeline_topics,
 )
 from exos_common.codec import PipelineRecord, PoisonRecord, decode
-from exos_common.messages import RecordBatch
 from exos_common.logs import get_logger
+from exos_common.messages import RecordBatch
 from exos_common.settings import KafkaSettings
 from exos_common.stream.deadletter import DeadLetterSink
 from exos_common.stream.metrics import ConsumerMetrics
