@@ -120,6 +120,7 @@ class Replica:
             topics=ENRICH_INPUTS,
             group_id=self.settings.enrich_group,
             transactional_id=f"{self.settings.enrich_group}-{self.name}",
+            accepts_batches=True,
         )
         self.loop = ConsumerLoop(bus, config, self._handler_factory(bus), self.metrics)
         await self.loop.start()

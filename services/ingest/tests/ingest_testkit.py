@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from exos_common.bus import Bus, BusRecord
-from exos_common.codec import PipelineRecord, decode
+from exos_common.codec import PipelineRecord, decode, records_of
 from exos_ingest.settings import IngestSettings
 
 # `make_client(**settings)` of conftest: the app on the test's bus, as an httpx client.
@@ -44,4 +44,5 @@ async def drain(bus: Bus, topic: str, group: str = "test") -> list[BusRecord]:
 
 
 def decoded(records: list[BusRecord]) -> list[PipelineRecord]:
-    return [decode(r.value, r.headers) for r in records]
+    """The pipeline records the bus records hold, batches opened, in order."""
+    return [one for r in records for one in records_of(decode(r.value, r.headers))]

@@ -38,7 +38,8 @@ async def on_topics(bus: Bus) -> dict[str, list[Any]]:
 
 
 async def counts(bus: Bus) -> dict[str, int]:
-    return {topic: len(records) for topic, records in (await on_topics(bus)).items()}
+    """Pipeline records per topic (a bus message may carry a batch of them)."""
+    return {topic: len(decoded(records)) for topic, records in (await on_topics(bus)).items()}
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -261,14 +262,17 @@ async def test_spans_without_session_are_rejected_the_rest_lands(
         "2 of 7 spans rejected: 2 browser resource (rum.* attributes) without rum.sessionId"
     )
     topics = await on_topics(memory_bus)
-    by_key = {r.key: decoded([r])[0] for r in topics[Topic.SPANS_RAW]}
-    keys = sorted(r.key for r in topics[Topic.SPANS_RAW])
-    # The server-side span has no session: keyed by its trace id, session id left empty.
-    assert keys == sorted([sample.SESSION.encode()] * 3 + [sample.ERROR_TRACE.encode()])
-    server_span = by_key[sample.ERROR_TRACE.encode()]
+    by_key = {r.key: decoded([r]) for r in topics[Topic.SPANS_RAW]}
+    # One message per key: the session's three spans; the server-side span has no
+    # session, so it is keyed by its trace id with its session id left empty.
+    assert sorted(r.key for r in topics[Topic.SPANS_RAW]) == sorted(
+        [sample.SESSION.encode(), sample.ERROR_TRACE.encode()]
+    )
+    assert len(by_key[sample.SESSION.encode()]) == 3
+    (server_span,) = by_key[sample.ERROR_TRACE.encode()]
     assert isinstance(server_span, SpanRecord)
     assert (server_span.session_id, server_span.service_name) == ("", "cart-api")
-    assert len(topics[Topic.LOGS_RAW]) == 2
+    assert len(decoded(topics[Topic.LOGS_RAW])) == 2
 
     text = (await client.get("/metrics")).text
     assert metric(text, "exos_ingest_records_accepted_total", signal="traces") == 5

@@ -21,14 +21,14 @@ import pytest
 from column_fit import fits_columns
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingest_testkit import API_KEY, PEER, settings_for
+from ingest_testkit import API_KEY, PEER, decoded, settings_for
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from exos_common.bus import Delivery, OutgoingRecord
 from exos_common.bus.memory import InProcessBus
-from exos_common.codec import PipelineRecord, decode
+from exos_common.codec import PipelineRecord
 from exos_common.messages import ReplayChunk, SpanRecord
 from exos_common.store import Store
 from exos_common.testing.stores import open_migrated_store
@@ -270,7 +270,7 @@ async def _post(
                 response = await asyncio.wait_for(
                     c.post(path, content=body, headers=headers), ANSWER_TIMEOUT_S
                 )
-            return response, [decode(r.value, r.headers) for r in bus.published]
+            return response, decoded(bus.published)
     finally:
         await bus.stop()
 

@@ -54,7 +54,7 @@ async def read_sessions(
         while len(found) < expected and time.monotonic() < deadline:
             for record in await consumer.fetch(500, 1.0):
                 if record.key is not None and record.key.decode() in sessions:
-                    found.append((record, decoded([record])[0]))
+                    found += [(record, message) for message in decoded([record])]
     finally:
         await consumer.close()
     return found

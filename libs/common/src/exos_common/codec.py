@@ -5,6 +5,11 @@ consumer knows what it holds before parsing, and a new version can be rolled out
 old messages are still on the topic: decoders for every supported version stay here.
 orjson was chosen over protobuf by `bench/bench_codec.py` (docs/adr/0002-orjson-message-codec.md).
 
+Version 2 (`spans/2`, `logs/2`, `replay/2`) is a batch: a JSON array of version-1
+bodies, with the number of records in the `exos-count` header. Version-1 messages (one
+record each) are still decoded, so a consumer upgraded first reads what an old ingest
+left on the topic; a consumer must be upgraded before ingest starts writing batches.
+
 Anything that cannot be decoded raises `PoisonRecord`: the consumer dead-letters that
 record alone and goes on.
 """
@@ -21,6 +26,7 @@ from exos_common.messages import (
     ClientContext,
     DeadLetter,
     LogRecord,
+    RecordBatch,
     ReplayChunk,
     SpanEvent,
     SpanLink,
@@ -28,8 +34,10 @@ from exos_common.messages import (
 )
 
 SCHEMA_HEADER = "exos-schema"
+COUNT_HEADER = "exos-count"
 Headers = Sequence[tuple[str, bytes]]
 PipelineRecord = SpanRecord | LogRecord | ReplayChunk
+BusMessage = PipelineRecord | RecordBatch
 
 
 class PoisonRecord(ValueError):
@@ -43,35 +51,123 @@ _SCHEMA_OF: dict[type, bytes] = {
 }
 
 
+_BATCH_SCHEMA_OF: dict[type, bytes] = {
+    SpanRecord: b"spans/2",
+    LogRecord: b"logs/2",
+    ReplayChunk: b"replay/2",
+}
+_RECORD_SCHEMA_OF_BATCH = {"spans/2": "span/1", "logs/2": "log/1", "replay/2": "replay/1"}
+
+
 def encode(record: PipelineRecord) -> tuple[bytes, list[tuple[str, bytes]]]:
     """Encode a record for the bus: (value, headers)."""
     schema = _SCHEMA_OF[type(record)]
     return orjson.dumps(record), [(SCHEMA_HEADER, schema)]
 
 
-def schema_of(headers: Headers) -> str:
+def record_headers(record_type: type) -> list[tuple[str, bytes]]:
+    """The headers of a version-1 (one record) message whose value is `encode_body`."""
+    return [(SCHEMA_HEADER, _SCHEMA_OF[record_type])]
+
+
+def encode_body(record: PipelineRecord) -> bytes:
+    """One record's body as it appears inside a batch (and as a version-1 value)."""
+    return orjson.dumps(record)
+
+
+def encode_batch(
+    record_type: type, bodies: Sequence[bytes]
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """A batch of records of `record_type` from their `encode_body` bodies: the array is
+    joined from bytes already encoded, so a batch split to fit the message limit does
+    not encode any record twice."""
+    schema = _BATCH_SCHEMA_OF[record_type]
+    value = b"[" + b",".join(bodies) + b"]"
+    return value, [(SCHEMA_HEADER, schema), (COUNT_HEADER, str(len(bodies)).encode())]
+
+
+def batch_value_size(bodies_size: int, count: int) -> int:
+    """The length of `encode_batch`'s value for `count` bodies of `bodies_size` bytes."""
+    return bodies_size + max(count - 1, 0) + 2
+
+
+def _header(headers: Headers, wanted: str) -> str | None:
     for name, value in headers:
-        if name == SCHEMA_HEADER:
+        if name == wanted:
             return value.decode("ascii", errors="replace")
-    raise PoisonRecord(f"missing {SCHEMA_HEADER} header")
+    return None
 
 
-def decode(value: bytes, headers: Headers) -> PipelineRecord:
-    """Decode a message from the bus; raises PoisonRecord when it cannot be decoded."""
+def record_count(headers: Headers) -> int:
+    """How many records a message carries, from its headers alone (1 for version 1)."""
+    declared = _header(headers, COUNT_HEADER)
+    return int(declared) if declared is not None and declared.isdigit() else 1
+
+
+def schema_of(headers: Headers) -> str:
+    schema = _header(headers, SCHEMA_HEADER)
+    if schema is None:
+        raise PoisonRecord(f"missing {SCHEMA_HEADER} header")
+    return schema
+
+
+def decode(value: bytes, headers: Headers) -> BusMessage:
+    """Decode a message from the bus: a `RecordBatch` for version 2, a single record for
+    version 1; raises PoisonRecord when it cannot be decoded."""
     schema = schema_of(headers)
-    decoder = _DECODERS.get(schema)
-    if decoder is None:
-        raise PoisonRecord(f"unsupported schema {schema!r}")
-    try:
-        data = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise PoisonRecord(f"invalid JSON: {exc}") from exc
+    record_schema = _RECORD_SCHEMA_OF_BATCH.get(schema)
+    if record_schema is not None:
+        return _decode_batch(schema, record_schema, value, headers)
+    decoder = _decoder(schema)
+    data = _loads(value)
     if not isinstance(data, dict):
         raise PoisonRecord("message body is not a JSON object")
     try:
         return decoder(data)
     except (TypeError, KeyError, ValueError) as exc:
         raise PoisonRecord(f"{schema}: {exc}") from exc
+
+
+def records_of(message: BusMessage) -> Sequence[PipelineRecord]:
+    """The records a decoded message holds, in order (one for a version-1 message)."""
+    return message.records if isinstance(message, RecordBatch) else (message,)
+
+
+def _decoder(schema: str) -> Callable[[dict[str, Any]], PipelineRecord]:
+    decoder = _DECODERS.get(schema)
+    if decoder is None:
+        raise PoisonRecord(f"unsupported schema {schema!r}")
+    return decoder
+
+
+def _loads(value: bytes) -> Any:
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise PoisonRecord(f"invalid JSON: {exc}") from exc
+
+
+def _decode_batch(schema: str, record_schema: str, value: bytes, headers: Headers) -> RecordBatch:
+    # The count header is checked against the body: a batch cut short or padded is
+    # refused whole rather than half-processed.
+    declared = _header(headers, COUNT_HEADER)
+    if declared is None or not declared.isdigit():
+        raise PoisonRecord(f"{schema}: missing or invalid {COUNT_HEADER} header")
+    data = _loads(value)
+    if not isinstance(data, list):
+        raise PoisonRecord(f"{schema}: message body is not a JSON array")
+    if len(data) != int(declared):
+        raise PoisonRecord(f"{schema}: {COUNT_HEADER} says {declared}, body has {len(data)}")
+    decoder = _decoder(record_schema)
+    records = []
+    for index, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise PoisonRecord(f"{schema}: record {index} is not a JSON object")
+        try:
+            records.append(decoder(item))
+        except (TypeError, KeyError, ValueError) as exc:
+            raise PoisonRecord(f"{schema}: record {index}: {exc}") from exc
+    return RecordBatch(records)  # type: ignore[arg-type]  # one decoder: one record type
 
 
 def _check_scalars(cls: type, data: Mapping[str, Any]) -> None:

@@ -1,10 +1,11 @@
 """Message models that travel on the pipeline topics.
 
-One Kafka message carries one span, one log record or one rrweb chunk, flattened the
-way the ClickHouse tables store them (attribute values already strings, ids in hex,
-times in Unix nanoseconds). Flattening once at ingest keeps enrich and the writer free
-of OTLP structure, and one record per message lets a poison record be dead-lettered
-alone. The wire encoding and its versions live in `exos_common.codec`.
+Records are spans, log records and rrweb chunks, flattened the way the ClickHouse
+tables store them (attribute values already strings, ids in hex, times in Unix
+nanoseconds). Flattening once at ingest keeps enrich and the writer free of OTLP
+structure. On the raw topics one Kafka message carries a `RecordBatch`: the records of
+one session and one signal from one request, so Kafka's per-message cost is paid per
+batch, not per span. The wire encoding and its versions live in `exos_common.codec`.
 """
 
 from __future__ import annotations
@@ -134,3 +135,18 @@ def _int_attribute(attributes: Attributes, key: str, default: int = 0) -> int:
     if raw is None or raw == "":
         return default
     return int(float(raw))
+
+
+@dataclass(slots=True)
+class RecordBatch:
+    """What one raw-topic message carries: the records of one session and one signal
+    (all spans, all log records or all rrweb chunks) from one request, in request order."""
+
+    records: list[SpanRecord] | list[LogRecord] | list[ReplayChunk]
+
+    @property
+    def session_id(self) -> str:
+        return self.records[0].session_id if self.records else ""
+
+    def __len__(self) -> int:
+        return len(self.records)

@@ -52,6 +52,7 @@ def create_app(settings: EnrichSettings | None = None, *, bus: Bus | None = None
             group_id=settings.enrich_group,
             fetch_max_records=settings.enrich_fetch_max_records,
             transactional_id=f"{settings.enrich_group}-{settings.instance_id}",
+            accepts_batches=True,
         ),
         handler_factory,
         metrics,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 
@@ -124,6 +124,15 @@ class SessionEnricher:
         if isinstance(record, LogRecord):
             return self._log(record, now)
         raise TypeError(f"cannot enrich {type(record).__name__}")
+
+    def process_batch(
+        self, records: Sequence[SpanRecord | LogRecord | ReplayChunk]
+    ) -> list[EnrichedRecord]:
+        """The records of one bus message (one session's batch), in order."""
+        out: list[EnrichedRecord] = []
+        for record in records:
+            out += self.process(record)
+        return out
 
     def flush_expired(self) -> list[SpanRecord]:
         """Signals settled by wall time (rage bursts that stopped, signals whose

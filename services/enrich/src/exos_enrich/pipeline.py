@@ -55,10 +55,12 @@ class EnrichHandler:
         outputs: list[OutgoingRecord] = []
         offsets: dict[TopicPartition, int] = {}
         for decoded in batch:
-            message = decoded.message
-            if message is not None:
-                self._partition_of[message.session_id] = decoded.record.partition
-                outputs += map(to_outgoing, self._enricher.process(message))
+            records = decoded.records  # one session's batch, or one record
+            if records:
+                partition = decoded.record.partition
+                for session in {record.session_id for record in records}:
+                    self._partition_of[session] = partition
+                outputs += map(to_outgoing, self._enricher.process_batch(records))
             offsets[decoded.record.topic_partition] = decoded.record.next_offset
         outputs += map(to_outgoing, self._enricher.flush_expired())
         await self._consumer.publish_and_commit(outputs + self._state_changes(), offsets)

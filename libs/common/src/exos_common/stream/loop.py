@@ -28,6 +28,7 @@ from exos_common.bus import (
 )
 from exos_common.codec import PipelineRecord, PoisonRecord, decode
 from exos_common.logs import get_logger
+from exos_common.messages import RecordBatch
 from exos_common.settings import KafkaSettings
 from exos_common.stream.deadletter import DeadLetterSink
 from exos_common.stream.metrics import ConsumerMetrics
@@ -39,11 +40,18 @@ LAG_REFRESH_S = 5.0
 
 @dataclass(slots=True)
 class Decoded:
-    """A fetched record and its message; `message` is None when it was dead-lettered
-    (the handler still owns its offset)."""
+    """A fetched record and what it holds: one `message` (a version-1 record) or a
+    `batch`; both None when it was dead-lettered (the handler still owns its offset)."""
 
     record: BusRecord
     message: PipelineRecord | None
+    batch: RecordBatch | None = None
+
+    @property
+    def records(self) -> Sequence[PipelineRecord]:
+        if self.batch is not None:
+            return self.batch.records
+        return () if self.message is None else (self.message,)
 
 
 class StreamHandler(Protocol):
@@ -71,6 +79,9 @@ class LoopConfig:
     fetch_max_records: int = 1000
     fetch_timeout_s: float = 0.2
     transactional_id: str | None = None
+    # Whether the handler takes `Decoded.batch`; a consumer that reads single records
+    # dead-letters a batch instead of dropping it unread.
+    accepts_batches: bool = False
 
 
 class ConsumerLoop:
@@ -163,12 +174,19 @@ class ConsumerLoop:
         for record in records:
             self._metrics.records.labels(record.topic).inc()
             try:
-                message: PipelineRecord | None = decode(record.value, record.headers)
+                decoded.append(self._decode_one(record))
             except PoisonRecord as exc:
                 await self._dead_letters.send(record, exc)
-                message = None
-            decoded.append(Decoded(record, message))
+                decoded.append(Decoded(record, None))
         return decoded
+
+    def _decode_one(self, record: BusRecord) -> Decoded:
+        message = decode(record.value, record.headers)
+        if not isinstance(message, RecordBatch):
+            return Decoded(record, message)
+        if not self._config.accepts_batches:
+            raise PoisonRecord(f"{self._config.group_id} reads single records, not batches")
+        return Decoded(record, None, message)
 
     async def _refresh_lag(self) -> None:
         assert self._consumer is not None

@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from exos_common.bus import Bus, BusError, BusFull, RecordTooLarge
+from exos_common.codec import record_count
 from exos_common.logs import get_logger
 from exos_common.service.keys import ApiKeys, presented_key
 from exos_ingest.api.responses import (
@@ -203,7 +204,10 @@ class OtlpReceiver:
                 retry_after_s=self._settings.ingest_retry_after_s,
             ) from exc
         self._metrics.publish_seconds.observe(time.perf_counter() - started)
-        for topic, count in Counter(record.topic for record in outgoing).items():
+        published: Counter[str] = Counter()
+        for record in outgoing:
+            published[record.topic] += record_count(record.headers)
+        for topic, count in published.items():
             self._metrics.records_published.labels(topic).inc(count)
 
     def _answer(self, signal: Signal, encoding: Encoding, flat: Flattened) -> Response:

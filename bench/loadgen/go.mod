@@ -1,0 +1,3 @@
+module exos.local/bench/loadgen
+
+go 1.22
