@@ -17,6 +17,7 @@ from ingest_testkit import API_KEY, decoded, drain, settings_for
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from prometheus_client.parser import text_string_to_metric_families
@@ -26,6 +27,7 @@ from exos_common.bus.memory import InProcessBus
 from exos_common.messages import LogRecord, ReplayChunk, SpanRecord
 from exos_common.topics import Topic, pipeline_topic_specs
 from exos_ingest import app as app_module
+from exos_ingest.api.otlp import METRICS_NOT_STORED
 from exos_ingest.app import create_app
 
 JSON = {"content-type": "application/json", "authorization": API_KEY}
@@ -164,7 +166,7 @@ async def test_json_logs_deflated_land_on_logs_raw(
     )
 
 
-async def test_metrics_are_acknowledged_not_stored(
+async def test_metrics_are_refused_in_partial_success_not_dropped_silently(
     client: httpx.AsyncClient, memory_bus: Bus
 ) -> None:
     document = {
@@ -184,14 +186,34 @@ async def test_metrics_are_acknowledged_not_stored(
         ]
     }
     as_json = await client.post("/v1/metrics", content=sample.json_bytes(document), headers=JSON)
-    assert (as_json.status_code, as_json.json()) == (200, {})
+    assert (as_json.status_code, as_json.json()) == (
+        200,
+        {"partialSuccess": {"rejectedDataPoints": "2", "errorMessage": METRICS_NOT_STORED}},
+    )
+    one_point = ExportMetricsServiceRequest()
+    gauge = one_point.resource_metrics.add().scope_metrics.add().metrics.add()
+    gauge.name = "queue_depth"
+    gauge.gauge.data_points.add().as_int = 7
     as_protobuf = await client.post(
+        "/v1/metrics", content=one_point.SerializeToString(), headers=PROTOBUF
+    )
+    answer = ExportMetricsServiceResponse.FromString(as_protobuf.content)
+    assert as_protobuf.status_code == 200
+    assert (answer.partial_success.rejected_data_points, answer.partial_success.error_message) == (
+        1,
+        METRICS_NOT_STORED,
+    )
+    empty = await client.post(
         "/v1/metrics", content=ExportMetricsServiceRequest().SerializeToString(), headers=PROTOBUF
     )
-    assert (as_protobuf.status_code, as_protobuf.content) == (200, b"")
+    assert (empty.status_code, empty.content) == (200, b"")
     assert await counts(memory_bus) == {"otlp.spans.raw": 0, "otlp.logs.raw": 0, "replay.raw": 0}
     text = (await client.get("/metrics")).text
-    assert metric(text, "exos_ingest_records_accepted_total", signal="metrics") == 2
+    assert metric(text, "exos_ingest_records_accepted_total", signal="metrics") == 0
+    dropped = metric(
+        text, "exos_ingest_records_dropped_total", signal="metrics", reason="metrics_not_stored"
+    )
+    assert dropped == 3
 
 
 async def test_bearer_and_second_key_are_accepted(client: httpx.AsyncClient) -> None:

@@ -44,6 +44,10 @@ from exos_ingest.settings import IngestSettings
 
 log = get_logger("exos_ingest")
 
+METRICS_NOT_STORED = (
+    "metrics are not stored: EXOS stores traces, logs and session replays; "
+    "send metrics to a metrics backend"
+)
 _NOUNS = {"traces": "spans", "logs": "log records", "metrics": "data points"}
 
 
@@ -152,8 +156,12 @@ class OtlpReceiver:
             # The admission paid for one record.
             self.rate.charge(sender, max(prepared.flat.received, prepared.data_points) - 1)
             if signal is METRICS:
-                self._metrics.records_accepted.labels(signal.name).inc(prepared.data_points)
-                return export_response(signal, encoding, 0, "")
+                # Refused in partial_success, never acknowledged and dropped: a sender
+                # (and its operator) sees that no metric is stored, and does not retry.
+                self._metrics.records_dropped.labels(signal.name, "metrics_not_stored").inc(
+                    prepared.data_points
+                )
+                return export_response(signal, encoding, prepared.data_points, METRICS_NOT_STORED)
             if prepared.outgoing:
                 await self._publish(prepared.outgoing)
         return self._answer(signal, encoding, prepared.flat)
@@ -298,7 +306,7 @@ def otlp_router(receiver: OtlpReceiver) -> APIRouter:
     summaries = {
         TRACES: "Export spans (OTLP/HTTP)",
         LOGS: "Export log records and rrweb replay chunks (OTLP/HTTP)",
-        METRICS: "Export metrics (OTLP/HTTP): acknowledged, not stored yet",
+        METRICS: "Export metrics (OTLP/HTTP): not stored; every data point is reported rejected",
     }
     for signal, summary in summaries.items():
         router.add_api_route(
