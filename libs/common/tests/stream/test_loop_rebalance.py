@@ -9,9 +9,11 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry
 
-from exos_common.bus import Consumer, OutgoingRecord, TopicPartition
+from exos_common.bus import BusRecord, Consumer, OutgoingRecord, TopicPartition
 from exos_common.bus.memory import InProcessBus
-from exos_common.bus.port import TopicSpec
+from exos_common.bus.port import PartitionsCallback, TopicSpec
+from exos_common.codec import encode
+from exos_common.messages import SpanRecord
 from exos_common.stream.loop import ConsumerLoop, Decoded, LoopConfig
 from exos_common.stream.metrics import ConsumerMetrics
 
@@ -86,3 +88,93 @@ async def test_revoke_waits_for_the_batch_in_flight() -> None:
         assert await second.committed(tp) is not None
     await second.close()
     await loop.stop()
+
+
+class RecordingHandler:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def handle(self, batch: Sequence[Decoded]) -> None:
+        self.events += [f"handle {d.record.offset}" for d in batch]
+
+    async def tick(self) -> None:
+        return None
+
+    async def partitions_assigned(self, partitions: set[TopicPartition]) -> None:
+        self.events.append("assigned")
+
+    async def partitions_revoked(self, partitions: set[TopicPartition]) -> None:
+        self.events.append("revoked")
+
+    async def drain(self) -> None:
+        return None
+
+
+class RebalancedMidFetch:
+    """A consumer whose group rebalances while its first fetch is under way: that fetch
+    returns a record of the assignment that is gone; the next one returns the same
+    record again, read from the group's commit under the new assignment."""
+
+    def __init__(self, on_assign: PartitionsCallback, on_revoke: PartitionsCallback) -> None:
+        self._on_assign, self._on_revoke = on_assign, on_revoke
+        self.fetches = 0
+
+    async def fetch(self, max_records: int, timeout_s: float) -> list[BusRecord]:
+        self.fetches += 1
+        value, headers = encode(SpanRecord("s1", 1, "0" * 32, "0" * 16, "click", "portal"))
+        record = BusRecord(TOPIC, 0, 7, b"s1", value, headers, 0)
+        if self.fetches == 1:
+            await self._on_revoke({TopicPartition(TOPIC, 0)})
+            await self._on_assign({TopicPartition(TOPIC, 0)})
+            return [record]
+        if self.fetches == 2:
+            return [record]
+        await asyncio.sleep(timeout_s)
+        return []
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(TOPIC, 0)}
+
+    async def lag(self) -> dict[TopicPartition, int]:
+        return {}
+
+    async def close(self) -> None:
+        return None
+
+
+class OneConsumerBus:
+    log_epoch = ""
+
+    def __init__(self) -> None:
+        self.consumers: list[RebalancedMidFetch] = []
+
+    async def consumer(
+        self,
+        topics: Sequence[str],
+        group_id: str,
+        *,
+        on_assign: PartitionsCallback,
+        on_revoke: PartitionsCallback,
+        transactional_id: str | None = None,
+    ) -> RebalancedMidFetch:
+        self.consumers.append(RebalancedMidFetch(on_assign, on_revoke))
+        return self.consumers[-1]
+
+
+async def test_records_fetched_before_a_rebalance_are_dropped_not_handled() -> None:
+    bus = OneConsumerBus()
+    handler = RecordingHandler()
+    loop = ConsumerLoop(
+        bus,  # type: ignore[arg-type]
+        LoopConfig(topics=(TOPIC,), group_id="g", fetch_timeout_s=0.01),
+        lambda consumer: handler,
+        ConsumerMetrics(CollectorRegistry()),
+    )
+    await loop.start()
+    for _ in range(200):
+        if bus.consumers[0].fetches >= 3:
+            break
+        await asyncio.sleep(0.01)
+    await loop.stop()
+    # The record is handled once: as fetched under the new assignment.
+    assert handler.events == ["assigned", "revoked", "assigned", "handle 7"]

@@ -95,6 +95,10 @@ class ConsumerLoop:
         # committing made the next owner start from the offsets before it (the batch
         # was produced twice; seen with two enrich replicas and one killed).
         self._processing = asyncio.Lock()
+        # Counts rebalance callbacks: records fetched before one and handled after it
+        # belong to an assignment that is gone (the partition may be another member's,
+        # or ours again from the committed offset), so they are dropped, never handled.
+        self._rebalances = 0
         self.last_progress = time.monotonic()
         self.failure: BaseException | None = None
 
@@ -116,6 +120,7 @@ class ConsumerLoop:
         self._task = asyncio.create_task(self._run(), name=f"consume-{self._config.group_id}")
 
     async def _on_assign(self, partitions: set[TopicPartition]) -> None:
+        self._rebalances += 1
         async with self._processing:
             if self._handler is not None and self.failure is None:
                 await self._handler.partitions_assigned(partitions)
@@ -123,6 +128,7 @@ class ConsumerLoop:
     async def _on_revoke(self, partitions: set[TopicPartition]) -> None:
         # The first assignment happens while the consumer is created, before the handler;
         # after a failure the handler's state is suspect: leave it all uncommitted.
+        self._rebalances += 1
         async with self._processing:
             if self._handler is not None and self.failure is None:
                 await self._handler.partitions_revoked(partitions)
@@ -132,10 +138,16 @@ class ConsumerLoop:
         next_lag = 0.0
         try:
             while not self._stopping.is_set():
+                rebalances = self._rebalances
                 records = await self._consumer.fetch(
                     self._config.fetch_max_records, self._config.fetch_timeout_s
                 )
                 async with self._processing:
+                    if records and rebalances != self._rebalances:
+                        log.info(
+                            "stale_fetch_dropped", group=self._config.group_id, records=len(records)
+                        )
+                        records = []
                     try:
                         if records:
                             await self._handler.handle(await self._decode(records))
