@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from exos_common.bus import BusRecord, Consumer, OutgoingRecord, TopicPartition
@@ -110,25 +111,37 @@ class RecordingHandler:
         return None
 
 
+def span_record(partition: int, offset: int) -> BusRecord:
+    value, headers = encode(SpanRecord("s1", 1, "0" * 32, "0" * 16, "click", "portal"))
+    return BusRecord(TOPIC, partition, offset, b"s1", value, headers, 0)
+
+
 class RebalancedMidFetch:
     """A consumer whose group rebalances while its first fetch is under way: that fetch
-    returns a record of the assignment that is gone; the next one returns the same
-    record again, read from the group's commit under the new assignment."""
+    returns a record of partition 0 at offset 7 and one of partition 1 at offset 3. The
+    rebalance moves `moved` (revoked, then assigned again: read from the commit); the
+    next fetch returns what the consumer reads again from the group's commits."""
 
-    def __init__(self, on_assign: PartitionsCallback, on_revoke: PartitionsCallback) -> None:
+    def __init__(
+        self,
+        on_assign: PartitionsCallback,
+        on_revoke: PartitionsCallback,
+        moved: set[int],
+    ) -> None:
         self._on_assign, self._on_revoke = on_assign, on_revoke
+        self._moved = {TopicPartition(TOPIC, p) for p in moved}
         self.fetches = 0
 
     async def fetch(self, max_records: int, timeout_s: float) -> list[BusRecord]:
         self.fetches += 1
-        value, headers = encode(SpanRecord("s1", 1, "0" * 32, "0" * 16, "click", "portal"))
-        record = BusRecord(TOPIC, 0, 7, b"s1", value, headers, 0)
         if self.fetches == 1:
-            await self._on_revoke({TopicPartition(TOPIC, 0)})
-            await self._on_assign({TopicPartition(TOPIC, 0)})
-            return [record]
+            await self._on_revoke(self._moved)
+            await self._on_assign(self._moved)
+            return [span_record(0, 7), span_record(1, 3)]
         if self.fetches == 2:
-            return [record]
+            return [
+                span_record(tp.partition, {0: 7, 1: 3}[tp.partition]) for tp in sorted(self._moved)
+            ]
         await asyncio.sleep(timeout_s)
         return []
 
@@ -145,7 +158,8 @@ class RebalancedMidFetch:
 class OneConsumerBus:
     log_epoch = ""
 
-    def __init__(self) -> None:
+    def __init__(self, moved: set[int]) -> None:
+        self.moved = moved
         self.consumers: list[RebalancedMidFetch] = []
 
     async def consumer(
@@ -157,12 +171,24 @@ class OneConsumerBus:
         on_revoke: PartitionsCallback,
         transactional_id: str | None = None,
     ) -> RebalancedMidFetch:
-        self.consumers.append(RebalancedMidFetch(on_assign, on_revoke))
+        self.consumers.append(RebalancedMidFetch(on_assign, on_revoke, self.moved))
         return self.consumers[-1]
 
 
-async def test_records_fetched_before_a_rebalance_are_dropped_not_handled() -> None:
-    bus = OneConsumerBus()
+@pytest.mark.parametrize(
+    ("moved", "handled"),
+    [
+        # Kafka's eager rebalance moves every partition: both records come again.
+        ({0, 1}, ["handle 7", "handle 3"]),
+        # The in-process bus moves only what changes owner: partition 0's record of the
+        # first fetch is still current (its position was kept), partition 1's comes again.
+        ({1}, ["handle 7", "handle 3"]),
+    ],
+)
+async def test_records_fetched_before_their_partition_moved_are_dropped_not_handled(
+    moved: set[int], handled: list[str]
+) -> None:
+    bus = OneConsumerBus(moved)
     handler = RecordingHandler()
     loop = ConsumerLoop(
         bus,  # type: ignore[arg-type]
@@ -176,5 +202,5 @@ async def test_records_fetched_before_a_rebalance_are_dropped_not_handled() -> N
             break
         await asyncio.sleep(0.01)
     await loop.stop()
-    # The record is handled once: as fetched under the new assignment.
-    assert handler.events == ["assigned", "revoked", "assigned", "handle 7"]
+    # Each record is handled once.
+    assert handler.events == ["assigned", "revoked", "assigned", *handled]

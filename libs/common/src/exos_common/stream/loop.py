@@ -95,10 +95,12 @@ class ConsumerLoop:
         # committing made the next owner start from the offsets before it (the batch
         # was produced twice; seen with two enrich replicas and one killed).
         self._processing = asyncio.Lock()
-        # Counts rebalance callbacks: records fetched before one and handled after it
-        # belong to an assignment that is gone (the partition may be another member's,
-        # or ours again from the committed offset), so they are dropped, never handled.
+        # Rebalance callbacks are counted, and each partition they moved remembers the
+        # count: a record fetched before its partition moved and handled after belongs
+        # to an assignment that is gone (the partition is another member's, or ours
+        # again from the committed offset), so it is dropped, never handled.
         self._rebalances = 0
+        self._moved_at: dict[TopicPartition, int] = {}
         self.last_progress = time.monotonic()
         self.failure: BaseException | None = None
 
@@ -120,7 +122,7 @@ class ConsumerLoop:
         self._task = asyncio.create_task(self._run(), name=f"consume-{self._config.group_id}")
 
     async def _on_assign(self, partitions: set[TopicPartition]) -> None:
-        self._rebalances += 1
+        self._moved(partitions)
         async with self._processing:
             if self._handler is not None and self.failure is None:
                 await self._handler.partitions_assigned(partitions)
@@ -128,10 +130,27 @@ class ConsumerLoop:
     async def _on_revoke(self, partitions: set[TopicPartition]) -> None:
         # The first assignment happens while the consumer is created, before the handler;
         # after a failure the handler's state is suspect: leave it all uncommitted.
-        self._rebalances += 1
+        self._moved(partitions)
         async with self._processing:
             if self._handler is not None and self.failure is None:
                 await self._handler.partitions_revoked(partitions)
+
+    def _moved(self, partitions: set[TopicPartition]) -> None:
+        self._rebalances += 1
+        self._moved_at |= dict.fromkeys(partitions, self._rebalances)
+
+    def _current(self, records: list[BusRecord], fetched_at: int) -> list[BusRecord]:
+        """The records whose partition did not move since the fetch started."""
+        if fetched_at == self._rebalances:
+            return records
+        current = [r for r in records if self._moved_at.get(r.topic_partition, 0) <= fetched_at]
+        if len(current) < len(records):
+            log.info(
+                "stale_fetch_dropped",
+                group=self._config.group_id,
+                records=len(records) - len(current),
+            )
+        return current
 
     async def _run(self) -> None:
         assert self._consumer is not None and self._handler is not None
@@ -143,11 +162,7 @@ class ConsumerLoop:
                     self._config.fetch_max_records, self._config.fetch_timeout_s
                 )
                 async with self._processing:
-                    if records and rebalances != self._rebalances:
-                        log.info(
-                            "stale_fetch_dropped", group=self._config.group_id, records=len(records)
-                        )
-                        records = []
+                    records = self._current(records, rebalances)
                     try:
                         if records:
                             await self._handler.handle(await self._decode(records))
