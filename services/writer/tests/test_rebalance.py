@@ -152,3 +152,21 @@ async def test_records_below_the_group_commit_are_not_taken_again(table: Table) 
     assert table.stored() == ["0:5-6"]
     assert len(table.rows["otel_traces"]) == 2
     assert commits.offsets[TP0] == 7
+
+
+async def test_a_topic_recreated_under_the_writer_starts_anew_when_its_commits_are_gone(
+    table: Table,
+) -> None:
+    commits = GroupCommits()
+    await commits.commit({TP0: 10}, {TP0: settled("old")})
+    handler = writer(commits, table, rows=10)
+    await handler.handle([decoded(TP0, offset) for offset in (10, 11)])
+    # The topic is deleted (its commits go with it) and recreated; the consumer, not yet
+    # told, falls back to the new topic's first offsets.
+    del commits.offsets[TP0], commits.metadata[TP0]
+    await handler.handle([decoded(TP0, offset) for offset in (0, 1, 2)])
+    await handler.drain()
+    [token] = table.tokens
+    assert token.endswith(":0:0-2") and ":old:" not in token  # a new incarnation
+    assert len(table.rows["otel_traces"]) == 3
+    assert commits.offsets[TP0] == 3

@@ -84,23 +84,40 @@ class WriterHandler:
         # record below it is already held or stored; taking it again would put it into
         # a second batch with another token.
         self._next_offsets: dict[TopicPartition, int] = {}
+        self._committed = consumer.committed
+        # Partitions the group has a commit on (found at restore, or made since).
+        self._have_commit: set[TopicPartition] = set()
 
     async def handle(self, batch: Sequence[Decoded]) -> None:
         for decoded in batch:
             tp = decoded.record.topic_partition
             partition_batch = await self._batch_for(tp)
             if decoded.record.offset < self._next_offsets.get(tp, 0):
-                log.warning(
-                    "record_below_position_dropped",
-                    topic=tp.topic,
-                    partition=tp.partition,
-                    offset=decoded.record.offset,
-                    expected=self._next_offsets[tp],
-                )
-                continue
+                if not await self._offsets_restarted(tp):
+                    log.warning(
+                        "record_below_position_dropped",
+                        topic=tp.topic,
+                        partition=tp.partition,
+                        offset=decoded.record.offset,
+                        expected=self._next_offsets[tp],
+                    )
+                    continue
+                partition_batch = await self._batch_for(tp)
             self._next_offsets[tp] = decoded.record.next_offset
             self.watchdog.has_work(tp)
             await self._accumulator.add(partition_batch, decoded)
+
+    async def _offsets_restarted(self, tp: TopicPartition) -> bool:
+        """Offsets went backwards: a stale delivery, or the topic was deleted and
+        recreated under this writer before its metadata refresh showed it (the consumer
+        fell back to the new topic's start). Kafka drops a deleted topic's commits, so a
+        partition that had one and has none now is a new incarnation: start it anew. What
+        was held for the old topic cannot be committed anymore; it went with the topic."""
+        if tp not in self._have_commit or await self._committed(tp) is not None:
+            return False
+        log.warning("partition_offsets_restarted", topic=tp.topic, partition=tp.partition)
+        self._forget(tp)
+        return True
 
     async def _batch_for(self, tp: TopicPartition) -> PartitionBatch:
         batch = self._batches.get(tp)
@@ -108,6 +125,7 @@ class WriterHandler:
             restored = await self._restorer.restore(tp)
             if restored.committed is not None:
                 self._next_offsets[tp] = restored.committed
+                self._have_commit.add(tp)
             batch = PartitionBatch(tp, SINKS[tp.topic], restored.incarnation, self._log_epoch)
             batch.backoff.maximum_s = self._backoff_max_s
             if restored.pinned is not None:
@@ -142,6 +160,7 @@ class WriterHandler:
                 await self._announcer.announce(batch)
             await self._inserter.insert(batch)
             await self._committer.commit(batch)
+            self._have_commit.add(batch.tp)
         except RetryLater as exc:
             self._back_off(batch, exc)
             return False
@@ -197,6 +216,7 @@ class WriterHandler:
         """Drop everything held for a partition: its batch, backlog and position."""
         batch = self._batches.pop(tp, None)
         self._next_offsets.pop(tp, None)
+        self._have_commit.discard(tp)
         self.watchdog.forget(tp)
         if batch is not None and batch.paused_since is not None:
             self._metrics.paused_partitions.dec()

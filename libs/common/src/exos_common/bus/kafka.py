@@ -51,6 +51,7 @@ log = get_logger("exos.bus")
 
 _TOPIC_ALREADY_EXISTS = 36
 _JOIN_TIMEOUT_S = 30.0
+_CONSUMER_METADATA_MAX_AGE_MS = 15_000
 
 
 def connection_options(settings: KafkaSettings) -> dict[str, Any]:
@@ -259,6 +260,9 @@ class KafkaConsumer:
             client_id=f"{settings.kafka_client_id}-{group_id}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            # A topic deleted and recreated is seen (its partitions revoked, then assigned
+            # anew) only at a metadata refresh: every 15 s instead of aiokafka's 5 minutes.
+            metadata_max_age_ms=_CONSUMER_METADATA_MAX_AGE_MS,
             isolation_level="read_committed",
             max_partition_fetch_bytes=settings.kafka_max_message_bytes,
             fetch_max_bytes=max(52_428_800, settings.kafka_max_message_bytes),
