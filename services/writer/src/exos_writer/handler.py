@@ -258,6 +258,7 @@ class WriterHandler:
                 )
             if batch.paused_since is not None:  # backed off while leaving
                 self._metrics.paused_partitions.dec()
+            self.watchdog.forget(tp)  # its progress is the next owner's to watch
 
     async def drain(self) -> None:
         """Shutdown: one more attempt for everything held, backing-off batches too."""

@@ -11,6 +11,7 @@ in-sync replica has the record.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
@@ -384,7 +385,10 @@ class KafkaConsumer:
         # that a transactional offset commit does not update, and drops the metadata.
         tp = _to_kafka(partition)
         try:
-            found = await fetch_stable_offsets(self._consumer._coordinator, [tp])
+            # As aiokafka's own fetch, wait as long as the coordinator needs.
+            found = await fetch_stable_offsets(
+                self._consumer._coordinator, [tp], patience_s=math.inf
+            )
         except KafkaError as exc:
             raise BusUnavailable(f"committed offset of {partition} unknown: {exc!r}") from exc
         return found.get(tp)
