@@ -16,27 +16,35 @@ from exos_common.messages import SpanRecord
 from exos_common.settings import KafkaSettings
 from exos_common.store import Store
 
+from . import kafka_offsets
+
 SpanKey = tuple[str, str, str]
 SHOWN_COPIES = 5
-# What the enrich processes log when the group expels them or a transaction is refused.
+# What the enrich and writer processes log when the group expels them, a transaction or
+# commit is refused, or a new assignment drops what the previous one left behind.
 MEMBERSHIP_EVENTS = re.compile(
     r"membership_lost|Heartbeat session expired|member_id was not recognized"
     r"|generation id is not\s+current|because it is rebalancing|transaction not committed"
+    r"|stable_offsets_waited|stable_offsets_unknown|stale_fetch_dropped|stale_batch_dropped"
+    r"|revoked_batch_dropped|record_below_position_dropped|drain_batch_dropped"
 )
 
 
 async def _topic_span_copies(
-    bootstrap: str, topic: str, partitions: int
+    bootstrap: str, topic: str
 ) -> tuple[dict[SpanKey, list[tuple[int, int]]], dict[SpanKey, str]]:
     """Each span on the topic (read_committed), the partition/offset of every copy, and
-    its service (the table check may leave some services out, the topic scan does not)."""
+    its service (the table check may leave some services out, the topic scan does not).
+    Every partition the topic has: an earlier test on the shared broker may have created
+    it with more than the platform's."""
+    partitions = await kafka_offsets.partitions_of(bootstrap, [topic])
     bus = create_bus("kafka", KafkaSettings(kafka_bootstrap=bootstrap))
     await bus.start()
     copies: dict[SpanKey, list[tuple[int, int]]] = defaultdict(list)
     services: dict[SpanKey, str] = {}
     try:
-        for partition in range(partitions):
-            async for batch in bus.read_partition(topic, partition):
+        for tp in partitions:
+            async for batch in bus.read_partition(topic, tp.partition):
                 for record in batch:
                     message = decode(record.value, record.headers)
                     if isinstance(message, SpanRecord):
@@ -49,25 +57,20 @@ async def _topic_span_copies(
 
 
 def membership_events(log_dir: Path) -> dict[str, int]:
-    """Per enrich log file, how many membership events it logged."""
+    """Per enrich and writer log file, how many membership events it logged."""
+    logs = [*sorted(log_dir.glob("enrich-*.log")), *sorted(log_dir.glob("writer-*.log"))]
     return {
         path.name: sum(1 for line in path.open(errors="replace") if MEMBERSHIP_EVENTS.search(line))
-        for path in sorted(log_dir.glob("enrich-*.log"))
+        for path in logs
     }
 
 
-def explain(
-    store: Store,
-    bootstrap: str,
-    partitions: int,
-    where: str,
-    log_dir: Path | None = None,
-) -> str:
+def explain(store: Store, bootstrap: str, where: str, log_dir: Path | None = None) -> str:
     table = store.query_rows(
         "SELECT SpanName, count() FROM (SELECT SpanName, count() AS n FROM otel_traces "
         f"WHERE 1 {where} GROUP BY TraceId, SpanId, SpanName HAVING n > 1) GROUP BY SpanName"
     )
-    copies, services = asyncio.run(_topic_span_copies(bootstrap, "spans.enriched", partitions))
+    copies, services = asyncio.run(_topic_span_copies(bootstrap, "spans.enriched"))
     twice = {key: where_ for key, where_ in copies.items() if len(where_) > 1}
     by_name = Counter(f"{services[key]}/{key[2]}" for key in twice)
     shown = [f"{name} at {where_}" for (_, _, name), where_ in list(twice.items())[:SHOWN_COPIES]]
@@ -91,5 +94,5 @@ def explain(
         f"(partition, offset): {writer_twice[:SHOWN_COPIES]}"
     )
     if log_dir is not None:
-        text += f"; enrich membership events per log: {membership_events(log_dir)}"
+        text += f"; membership events per log: {membership_events(log_dir)}"
     return text

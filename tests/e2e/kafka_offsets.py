@@ -109,3 +109,15 @@ async def read_topic(bootstrap: str, topic: str) -> list[bytes]:
         return values
     finally:
         await consumer.stop()
+
+
+async def group_members(bootstrap: str, group: str) -> int:
+    """How many members the group has once it is stable (0 while it rebalances)."""
+    admin = AIOKafkaAdminClient(**connection_options(settings(bootstrap)))
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+        described = response.to_object()["groups"][0]
+        return len(described["members"]) if described["state"] == "Stable" else 0
+    finally:
+        await admin.close()

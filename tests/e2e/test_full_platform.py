@@ -177,17 +177,11 @@ def test_the_platform_as_separate_processes(
     try:
         wait_for_value(lambda: stored(e2e_store, DEMO_ONLY)[:2], want[:2], 180)
     except AssertionError as exc:
+        # Lost or stored twice: say where the difference came from (enrich or writer).
         bootstrap = stack.env["EXOS_KAFKA_BOOTSTRAP"]
-        why = explain(e2e_store, bootstrap, 4, DEMO_ONLY, stack.enrich[0].log_path.parent)
-        got = stored(e2e_store, DEMO_ONLY)[:2]
-        if all(g >= w for g, w in zip(got, want[:2], strict=True)):
-            # Nothing lost, some records twice: the open exactly-once defect after a replica
-            # kill (a new owner can read its start offset before the old owner's
-            # transactional commit is visible; docs/reliability.md). Reported, not hidden:
-            # any loss still fails.
-            pytest.xfail(f"known duplicate after a replica kill: {exc}; {why}")
+        why = explain(e2e_store, bootstrap, DEMO_ONLY, stack.enrich[0].log_path.parent)
         raise AssertionError(f"{exc}; {why}") from exc
-    print(f"enrich membership events: {membership_events(stack.enrich[0].log_path.parent)}")
+    print(f"membership events: {membership_events(stack.enrich[0].log_path.parent)}")
     wait_for_value(lambda: signals_by_name(e2e_store), expected_signals(load.summary), 60)
     # The SDK's session landed too, with its recording (replay chunks of both sources).
     sdk_spans = e2e_store.query_rows(

@@ -139,10 +139,10 @@ async def test_commit_goes_past_the_batch_and_carries_the_incarnation() -> None:
 async def test_restore_reads_incarnation_and_pins_an_announced_uncommitted_range() -> None:
     commits = FakeCommits()
     restorer = Restorer(commits.committed, commits.committed_metadata, lambda: "fresh")
-    assert (await restorer.restore(TP)).incarnation == "fresh"  # never committed
+    assert await restorer.restore(TP) == Restored("fresh", None, None)  # never committed
 
     await commits.commit({TP: 40}, {TP: settled("inc1")})
-    assert await restorer.restore(TP) == Restored("inc1", None)
+    assert await restorer.restore(TP) == Restored("inc1", None, 40)
 
     await commits.commit({TP: 40}, {TP: intent("inc1", 40, 49)})
     restored = await restorer.restore(TP)

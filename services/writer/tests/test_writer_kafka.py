@@ -122,3 +122,49 @@ async def test_a_recreated_topic_restarting_its_offsets_is_not_deduplicated_away
         # pipeline topic behind (the next service to start creates it with its settings).
         await delete_topic(settings)
         await bus.stop()
+
+
+async def wait_stored(store: Store, want: tuple[int, int], timeout_s: float) -> tuple[int, int]:
+    deadline = time.monotonic() + timeout_s
+    got = stored(store)
+    while got != want and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        got = stored(store)
+    return got
+
+
+async def test_a_running_writer_stores_a_topic_recreated_under_it(
+    kafka_broker: KafkaBroker, store: Store
+) -> None:
+    settings = KafkaSettings(kafka_bootstrap=kafka_broker.bootstrap)
+    bus = create_bus("kafka", settings)
+    await bus.start()
+    group = f"writer-{uuid.uuid4().hex[:8]}"
+    metrics = ConsumerMetrics(CollectorRegistry())
+
+    def factory(consumer: Any) -> WriterHandler:
+        return WriterHandler(
+            consumer,
+            store,
+            BatchBounds(max_rows=1000, max_bytes=10**9, max_age_s=0.1),
+            metrics,
+            DeadLetterSink(bus, group, metrics).send,
+            backoff_max_s=0.1,
+        )
+
+    loop = ConsumerLoop(bus, LoopConfig((SPANS,), group, fetch_timeout_s=0.1), factory, metrics)
+    try:
+        await recreate_topic(settings, bus)
+        await loop.start()
+        await bus.publish_many(spans(0, 10))  # offsets 0-9
+        assert await wait_stored(store, (10, 10), 60) == (10, 10)
+        # Deleted and recreated while the writer runs: the new topic's offsets restart at
+        # 0, and the writer must take its records for new ones, without a restart.
+        await recreate_topic(settings, bus)
+        await bus.publish_many(spans(100, 10))  # offsets 0-9 again
+        assert await wait_stored(store, (20, 20), 120) == (20, 20)
+        assert loop.running
+    finally:
+        await loop.stop()
+        await delete_topic(settings)
+        await bus.stop()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry
 
-from exos_common.bus import Consumer, TopicPartition
+from exos_common.bus import CommitFailed, Consumer, TopicPartition
 from exos_common.logs import get_logger
 from exos_common.store import Store
 from exos_common.stream.bounds import BatchBounds
@@ -79,18 +79,53 @@ class WriterHandler:
         )
         self._committer = Committer(consumer.commit)
         self._batches: dict[TopicPartition, PartitionBatch] = {}
+        # Per partition, the offset the next record must have at least: the group's
+        # commit when the partition was restored, then past the last record taken. A
+        # record below it is already held or stored; taking it again would put it into
+        # a second batch with another token.
+        self._next_offsets: dict[TopicPartition, int] = {}
+        self._committed = consumer.committed
+        # Partitions the group has a commit on (found at restore, or made since).
+        self._have_commit: set[TopicPartition] = set()
 
     async def handle(self, batch: Sequence[Decoded]) -> None:
         for decoded in batch:
             tp = decoded.record.topic_partition
             partition_batch = await self._batch_for(tp)
+            if decoded.record.offset < self._next_offsets.get(tp, 0):
+                if not await self._offsets_restarted(tp):
+                    log.warning(
+                        "record_below_position_dropped",
+                        topic=tp.topic,
+                        partition=tp.partition,
+                        offset=decoded.record.offset,
+                        expected=self._next_offsets[tp],
+                    )
+                    continue
+                partition_batch = await self._batch_for(tp)
+            self._next_offsets[tp] = decoded.record.next_offset
             self.watchdog.has_work(tp)
             await self._accumulator.add(partition_batch, decoded)
+
+    async def _offsets_restarted(self, tp: TopicPartition) -> bool:
+        """Offsets went backwards: a stale delivery, or the topic was deleted and
+        recreated under this writer before its metadata refresh showed it (the consumer
+        fell back to the new topic's start). Kafka drops a deleted topic's commits, so a
+        partition that had one and has none now is a new incarnation: start it anew. What
+        was held for the old topic cannot be committed anymore; it went with the topic."""
+        if tp not in self._have_commit or await self._committed(tp) is not None:
+            return False
+        log.warning("partition_offsets_restarted", topic=tp.topic, partition=tp.partition)
+        self._forget(tp)
+        return True
 
     async def _batch_for(self, tp: TopicPartition) -> PartitionBatch:
         batch = self._batches.get(tp)
         if batch is None:
             restored = await self._restorer.restore(tp)
+            if restored.committed is not None:
+                self._next_offsets[tp] = restored.committed
+                self._have_commit.add(tp)
             batch = PartitionBatch(tp, SINKS[tp.topic], restored.incarnation, self._log_epoch)
             batch.backoff.maximum_s = self._backoff_max_s
             if restored.pinned is not None:
@@ -115,16 +150,23 @@ class WriterHandler:
                 await self._flush(batch)
 
     async def _flush(self, batch: PartitionBatch) -> bool:
-        """Announce, insert, commit; on a failure a retry can fix, pause and back off."""
+        """Announce, insert, commit; on a failure a retry can fix, pause and back off.
+        A refused commit drops the partition's batch and raises: a batch whose intent
+        was refused is never inserted, and the next owner (maybe this writer, after it
+        rejoined) restores the partition from the group's commit and intent."""
         started = self._clock()
         try:
             if batch.state is BatchState.DUE:
                 await self._announcer.announce(batch)
             await self._inserter.insert(batch)
+            await self._committer.commit(batch)
+            self._have_commit.add(batch.tp)
         except RetryLater as exc:
             self._back_off(batch, exc)
             return False
-        await self._committer.commit(batch)
+        except CommitFailed:
+            self._forget(batch.tp)
+            raise
         self._observe(batch, started)
         self.watchdog.committed(batch.tp, work_left=bool(batch.backlog))
         await self._reopen(batch)
@@ -170,28 +212,60 @@ class WriterHandler:
         for decoded in backlog:
             await self._accumulator.add(batch, decoded)
 
+    def _forget(self, tp: TopicPartition) -> PartitionBatch | None:
+        """Drop everything held for a partition: its batch, backlog and position."""
+        batch = self._batches.pop(tp, None)
+        self._next_offsets.pop(tp, None)
+        self._have_commit.discard(tp)
+        self.watchdog.forget(tp)
+        if batch is not None and batch.paused_since is not None:
+            self._metrics.paused_partitions.dec()
+            batch.paused_since = None
+        return batch
+
     async def partitions_assigned(self, partitions: set[TopicPartition]) -> None:
-        """Nothing to restore yet: a partition's marks are read with its first record."""
+        """Whatever is still held for these partitions came from an earlier assignment
+        (a revoke that could not flush, records fetched before the rebalance): drop it.
+        The consumer restarts them at the group's commit, and a partition's marks are
+        read again with its first record."""
+        for tp in partitions:
+            if self._forget(tp) is not None:
+                log.warning("stale_batch_dropped", topic=tp.topic, partition=tp.partition)
 
     async def partitions_revoked(self, partitions: set[TopicPartition]) -> None:
         """Flush what we hold for partitions that move (no retry); what fails stays
-        uncommitted and its intent lets the next owner re-form the same batch."""
-        for tp in partitions:
-            batch = self._batches.pop(tp, None)
-            self.watchdog.forget(tp)
+        uncommitted and its intent lets the next owner re-form the same batch. A refused
+        commit (this member was expelled meanwhile) drops that batch uninserted."""
+        leaving = [(tp, self._batches.get(tp)) for tp in sorted(partitions)]
+        for tp, _ in leaving:
+            self._forget(tp)
+        for tp, batch in leaving:
             if batch is None:
                 continue
             self._accumulator.seal(batch)
-            while batch.state in (BatchState.DUE, BatchState.ANNOUNCED) and await self._flush(
-                batch
-            ):
-                self._accumulator.seal(batch)
-            if batch.paused_since is not None:
+            try:
+                while batch.state in (
+                    BatchState.DUE,
+                    BatchState.ANNOUNCED,
+                ) and await self._flush(batch):
+                    self._accumulator.seal(batch)
+            except CommitFailed as exc:
+                log.warning(
+                    "revoked_batch_dropped",
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    reason=str(exc)[:300],
+                )
+            if batch.paused_since is not None:  # backed off while leaving
                 self._metrics.paused_partitions.dec()
+            self.watchdog.forget(tp)  # its progress is the next owner's to watch
 
     async def drain(self) -> None:
         """Shutdown: one more attempt for everything held, backing-off batches too."""
         for batch in list(self._batches.values()):
             self._accumulator.seal(batch)
-            while batch.state is not BatchState.OPEN and await self._flush(batch):
-                self._accumulator.seal(batch)
+            try:
+                while batch.state is not BatchState.OPEN and await self._flush(batch):
+                    self._accumulator.seal(batch)
+            except CommitFailed as exc:  # left for the next owner, uninserted or pinned
+                log.warning("drain_batch_dropped", topic=batch.tp.topic, reason=str(exc)[:300])

@@ -12,6 +12,7 @@ in-sync replica has the record.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    MessageSizeTooLargeError,
+)
 from aiokafka.structs import OffsetAndMetadata
 
 from exos_common.bus.errors import (
@@ -38,11 +44,16 @@ from exos_common.bus.port import (
     SingleRecordPublish,
     TopicPartition,
 )
+from exos_common.bus.stable_offsets import fetch_stable_offsets
+from exos_common.logs import get_logger
 from exos_common.settings import KafkaSettings
 from exos_common.topics import TopicSpec
 
+log = get_logger("exos.bus")
+
 _TOPIC_ALREADY_EXISTS = 36
 _JOIN_TIMEOUT_S = 30.0
+_CONSUMER_METADATA_MAX_AGE_MS = 15_000
 
 
 def connection_options(settings: KafkaSettings) -> dict[str, Any]:
@@ -240,14 +251,20 @@ class KafkaConsumer:
         self._on_revoke = on_revoke
         self._joined = asyncio.Event()
         self._closing = False
-        # Set when a transaction found this member fenced out of its group: nothing is
-        # fetched or committed until the group has given partitions again.
+        # Set when a transaction or a commit found this member fenced out of its group:
+        # nothing is fetched or committed until the group has given partitions again.
         self._rejoin_pending = False
+        # False from a revoke until the next assignment's positions are the group's
+        # stable commits: what a fetch returns meanwhile belongs to no assignment.
+        self._positioned = False
         self._consumer = AIOKafkaConsumer(
             group_id=group_id,
             client_id=f"{settings.kafka_client_id}-{group_id}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            # A topic deleted and recreated is seen (its partitions revoked, then assigned
+            # anew) only at a metadata refresh: every 15 s instead of aiokafka's 5 minutes.
+            metadata_max_age_ms=_CONSUMER_METADATA_MAX_AGE_MS,
             isolation_level="read_committed",
             max_partition_fetch_bytes=settings.kafka_max_message_bytes,
             fetch_max_bytes=max(52_428_800, settings.kafka_max_message_bytes),
@@ -282,24 +299,51 @@ class KafkaConsumer:
             raise BusUnavailable(f"could not join consumer group in {_JOIN_TIMEOUT_S}s") from exc
 
     async def handle_revoke(self, partitions: set[TopicPartition]) -> None:
+        self._positioned = False
         if partitions and self._on_revoke is not None and not self._closing:
             await self._on_revoke(partitions)
 
     async def handle_assign(self, partitions: set[TopicPartition]) -> None:
-        # A fresh assignment: positions restart from the committed offsets.
+        # A fresh assignment: positions restart from the committed offsets, once those
+        # are stable (no transaction of a previous owner still settling them).
         self._rejoin_pending = False
+        self._positioned = False
+        try:
+            await self._seek_to_stable_commits(partitions)
+        except Exception as exc:  # aiokafka would swallow it and start from any offset
+            # Starting from an offset a pending transaction is about to move would
+            # process its records twice: rejoin and ask again instead.
+            log.warning("stable_offsets_unknown", group=self._group_id, error=repr(exc))
+            self._rejoin_pending = True
+            self._consumer._coordinator.request_rejoin()
+        self._positioned = True
         self._joined.set()
         if partitions and self._on_assign is not None:
             await self._on_assign(partitions)
+
+    async def _seek_to_stable_commits(self, partitions: set[TopicPartition]) -> None:
+        if not partitions:
+            return
+        started = asyncio.get_running_loop().time()
+        commits = await fetch_stable_offsets(
+            self._consumer._coordinator, [_to_kafka(tp) for tp in partitions]
+        )
+        for tp, commit in commits.items():
+            if commit is not None and tp in self._consumer.assignment():
+                self._consumer.seek(tp, commit.offset)
+        waited = asyncio.get_running_loop().time() - started
+        if waited > 1.0:
+            log.info("stable_offsets_waited", group=self._group_id, seconds=round(waited, 1))
 
     async def fetch(self, max_records: int, timeout_s: float) -> list[BusRecord]:
         by_partition = await self._consumer.getmany(
             timeout_ms=int(timeout_s * 1000), max_records=max_records
         )
-        if self._rejoin_pending:
-            # Records read for an assignment this member lost; after the rejoin they
-            # come again from the committed offsets, to whoever owns them then. Still
-            # polling keeps aiokafka from treating the member as idle.
+        if self._rejoin_pending or not self._positioned:
+            # Records read for an assignment this member lost (or before the new one's
+            # positions are set); they come again from the committed offsets, to
+            # whoever owns them then. Still polling keeps aiokafka from treating the
+            # member as idle.
             return []
         return [_bus_record(r) for records in by_partition.values() for r in records]
 
@@ -310,6 +354,8 @@ class KafkaConsumer:
     ) -> None:
         if not offsets:
             return
+        if self._rejoin_pending:
+            raise MembershipLost(f"waiting to rejoin group {self._group_id}")
         metadata = metadata or {}
         request = {
             _to_kafka(tp): OffsetAndMetadata(offset, metadata.get(tp, ""))
@@ -317,7 +363,14 @@ class KafkaConsumer:
         }
         try:
             await self._consumer.commit(request)
-        except (CommitFailedError, KafkaError) as exc:
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group moved on (expelled, rebalancing, partition no longer ours): what
+            # this member holds may already be another's. Rejoin; the next assignment
+            # starts again from the group's commits.
+            self._rejoin_pending = True
+            self._consumer._coordinator.request_rejoin()
+            raise MembershipLost(f"commit refused in group {self._group_id}: {exc!r}") from exc
+        except KafkaError as exc:
             raise CommitFailed(str(exc)) from exc
 
     async def committed(self, partition: TopicPartition) -> int | None:
@@ -332,9 +385,14 @@ class KafkaConsumer:
         # Ask the group coordinator: aiokafka's public committed() answers from a cache
         # that a transactional offset commit does not update, and drops the metadata.
         tp = _to_kafka(partition)
-        found = await self._consumer._coordinator.fetch_committed_offsets({tp})
-        entry: OffsetAndMetadata | None = found.get(tp)
-        return entry
+        try:
+            # As aiokafka's own fetch, wait as long as the coordinator needs.
+            found = await fetch_stable_offsets(
+                self._consumer._coordinator, [tp], patience_s=math.inf
+            )
+        except KafkaError as exc:
+            raise BusUnavailable(f"committed offset of {partition} unknown: {exc!r}") from exc
+        return found.get(tp)
 
     async def publish_and_commit(
         self, records: Sequence[OutgoingRecord], offsets: Mapping[TopicPartition, int]

@@ -107,6 +107,14 @@ class ConsumerLoop:
         # committing made the next owner start from the offsets before it (the batch
         # was produced twice; seen with two enrich replicas and one killed).
         self._processing = asyncio.Lock()
+        # Revoke callbacks count their start and end, and each revoked partition keeps
+        # the count: a record a fetch returned before its partition's revoke started or
+        # ended, and handled after, belongs to an assignment that is gone (the partition
+        # is another member's, or ours again from the committed offset, where the
+        # consumer reads it again), so it is dropped, never handled. Only revokes: a
+        # record of a partition just assigned is already read from its new position.
+        self._rebalances = 0
+        self._revoked_at: dict[TopicPartition, int] = {}
         self.last_progress = time.monotonic()
         self.failure: BaseException | None = None
 
@@ -135,9 +143,30 @@ class ConsumerLoop:
     async def _on_revoke(self, partitions: set[TopicPartition]) -> None:
         # The first assignment happens while the consumer is created, before the handler;
         # after a failure the handler's state is suspect: leave it all uncommitted.
+        self._revoking(partitions)
         async with self._processing:
-            if self._handler is not None and self.failure is None:
-                await self._handler.partitions_revoked(partitions)
+            try:
+                if self._handler is not None and self.failure is None:
+                    await self._handler.partitions_revoked(partitions)
+            finally:
+                self._revoking(partitions)
+
+    def _revoking(self, partitions: set[TopicPartition]) -> None:
+        self._rebalances += 1
+        self._revoked_at |= dict.fromkeys(partitions, self._rebalances)
+
+    def _current(self, records: list[BusRecord], fetched_at: int) -> list[BusRecord]:
+        """The records whose partition no revoke touched since the fetch returned."""
+        if fetched_at == self._rebalances:
+            return records
+        current = [r for r in records if self._revoked_at.get(r.topic_partition, 0) <= fetched_at]
+        if len(current) < len(records):
+            log.info(
+                "stale_fetch_dropped",
+                group=self._config.group_id,
+                records=len(records) - len(current),
+            )
+        return current
 
     async def _run(self) -> None:
         assert self._consumer is not None and self._handler is not None
@@ -147,7 +176,11 @@ class ConsumerLoop:
                 records = await self._consumer.fetch(
                     self._config.fetch_max_records, self._config.fetch_timeout_s
                 )
+                # What a fetch returns belongs to the assignment of that moment (the
+                # adapters see to it); from here on a revoke can make it stale.
+                rebalances = self._rebalances
                 async with self._processing:
+                    records = self._current(records, rebalances)
                     try:
                         if records:
                             await self._handler.handle(await self._decode(records))

@@ -20,6 +20,7 @@ from exos_writer.tokens import new_incarnation, parse_mark
 class Restored:
     incarnation: str
     pinned: tuple[int, int, str] | None  # first, last, the incarnation it was announced under
+    committed: int | None = None  # the group's next offset; None when it has none
 
 
 class Restorer:
@@ -35,8 +36,9 @@ class Restorer:
 
     async def restore(self, tp: TopicPartition) -> Restored:
         mark = parse_mark(await self._committed_metadata(tp))
+        committed = await self._committed(tp)
         # "" is an intent from before incarnations: re-form it under "", go on anew.
         incarnation = mark.incarnation or self._make_incarnation()
-        if mark.first is None or mark.last is None or await self._committed(tp) != mark.first:
-            return Restored(incarnation, None)
-        return Restored(incarnation, (mark.first, mark.last, mark.incarnation or ""))
+        if mark.first is None or mark.last is None or committed != mark.first:
+            return Restored(incarnation, None, committed)
+        return Restored(incarnation, (mark.first, mark.last, mark.incarnation or ""), committed)
