@@ -2,8 +2,10 @@
 results, the new state of every session touched, and the input offsets in one Kafka
 transaction (exactly once), per fetch.
 
-Spans and logs go out enriched on `spans.enriched` / `logs.enriched`; replay chunks only
-feed dead-click detection (the writer reads `replay.raw` itself). Signals that settle by
+Spans and logs go out enriched on `spans.enriched` / `logs.enriched`, already as rows
+of their table (`exos_common.table_payload`): one message per session and table per
+fetch, which the writer inserts as it is. Replay chunks only feed dead-click detection
+(the writer reads `replay.raw` itself). Signals that settle by
 wall time (a rage burst that stopped, a dead click whose window passed) go out on a tick.
 
 Session state survives a rebalance the way Kafka Streams' state stores do: each
@@ -15,25 +17,37 @@ snapshots of partition p, then continues exactly where the previous owner commit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from exos_common.bus import Bus, Consumer, OutgoingRecord, TopicPartition
-from exos_common.codec import encode
 from exos_common.logs import get_logger
-from exos_common.messages import LogRecord, SpanRecord
+from exos_common.messages import SpanRecord
 from exos_common.stream.loop import Decoded
+from exos_common.table_payload import TablePayload, encode_line
 from exos_common.stream.metrics import ConsumerMetrics
 from exos_common.topics import Topic
-from exos_enrich.enricher import SessionEnricher
+from exos_enrich.enricher import EnrichedRecord, SessionEnricher
 
 log = get_logger("exos.enrich")
 STATE_TOPIC = str(Topic.ENRICH_STATE)
 
 
-def to_outgoing(record: SpanRecord | LogRecord) -> OutgoingRecord:
-    topic = Topic.SPANS_ENRICHED if isinstance(record, SpanRecord) else Topic.LOGS_ENRICHED
-    value, headers = encode(record)
-    return OutgoingRecord(str(topic), value, record.session_id.encode(), headers)
+def to_outgoing(records: Iterable[EnrichedRecord]) -> list[OutgoingRecord]:
+    """One payload message per session and table, sessions in the order they first
+    appear, each session's rows in their order; keyed by session as the inputs are."""
+    lines: dict[tuple[bool, str], list[bytes]] = {}
+    for record in records:
+        is_span = isinstance(record, SpanRecord)
+        table = "otel_traces" if is_span else "otel_logs"
+        lines.setdefault((is_span, record.session_id), []).append(encode_line(table, record))
+    out = []
+    for (is_span, session_id), rows in lines.items():
+        topic, table = (
+            (Topic.SPANS_ENRICHED, "otel_traces") if is_span else (Topic.LOGS_ENRICHED, "otel_logs")
+        )
+        payload = TablePayload(table, len(rows), b"".join(rows))
+        out.append(OutgoingRecord(str(topic), payload.body, session_id.encode(), payload.headers()))
+    return out
 
 
 class EnrichHandler:
@@ -52,21 +66,23 @@ class EnrichHandler:
         self._partition_of: dict[str, int] = {}
 
     async def handle(self, batch: Sequence[Decoded]) -> None:
-        outputs: list[OutgoingRecord] = []
+        enriched: list[EnrichedRecord] = []
         offsets: dict[TopicPartition, int] = {}
         for decoded in batch:
             message = decoded.message
             if message is not None:
+                assert not isinstance(message, TablePayload)  # the loop only decodes events
                 self._partition_of[message.session_id] = decoded.record.partition
-                outputs += map(to_outgoing, self._enricher.process(message))
+                enriched += self._enricher.process(message)
             offsets[decoded.record.topic_partition] = decoded.record.next_offset
-        outputs += map(to_outgoing, self._enricher.flush_expired())
+        enriched += self._enricher.flush_expired()
+        outputs = to_outgoing(enriched)
         await self._consumer.publish_and_commit(outputs + self._state_changes(), offsets)
         for tp in offsets:
             self._metrics.commits.labels(tp.topic).inc()
 
     async def tick(self) -> None:
-        settled = list(map(to_outgoing, self._enricher.flush_expired()))
+        settled = to_outgoing(self._enricher.flush_expired())
         changes = self._state_changes()
         if settled or changes:
             await self._consumer.publish_and_commit(settled + changes, {})

@@ -30,6 +30,7 @@ from exos_common.logs import get_logger
 from exos_common.settings import KafkaSettings
 from exos_common.stream.deadletter import DeadLetterSink
 from exos_common.stream.metrics import ConsumerMetrics
+from exos_common.table_payload import TablePayload, decode_payload, is_payload
 
 log = get_logger("exos.stream")
 
@@ -42,7 +43,7 @@ class Decoded:
     (the handler still owns its offset)."""
 
     record: BusRecord
-    message: PipelineRecord | None
+    message: PipelineRecord | TablePayload | None
 
 
 class StreamHandler(Protocol):
@@ -70,6 +71,9 @@ class LoopConfig:
     fetch_max_records: int = 1000
     fetch_timeout_s: float = 0.2
     transactional_id: str | None = None
+    # Take `rows/1` table payloads (the writer); elsewhere they are poison like any
+    # schema the consumer does not know.
+    decode_payloads: bool = False
 
 
 class ConsumerLoop:
@@ -162,7 +166,11 @@ class ConsumerLoop:
         for record in records:
             self._metrics.records.labels(record.topic).inc()
             try:
-                message: PipelineRecord | None = decode(record.value, record.headers)
+                message: PipelineRecord | TablePayload | None
+                if self._config.decode_payloads and is_payload(record.headers):
+                    message = decode_payload(record.value, record.headers)
+                else:
+                    message = decode(record.value, record.headers)
             except PoisonRecord as exc:
                 await self._dead_letters.send(record, exc)
                 message = None
