@@ -50,7 +50,7 @@ from exos_common.testing.processes import prepare_database
 from exos_writer import rows as python_rows
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_writer import RESOURCE, VISITOR, enriched_span  # noqa: E402
+from bench_writer import RESOURCE, VISITOR, enriched_span
 
 TABLES = {"otel_traces": TRACE_COLUMNS, "otel_logs": LOG_COLUMNS}
 

@@ -22,6 +22,7 @@ from exos_common.messages import LogRecord, SpanRecord
 from exos_common.store import StoreError
 from exos_common.stream.bounds import BatchBounds
 from exos_common.stream.loop import Decoded
+from exos_common.table_payload import TablePayload
 from exos_common.topics import Topic
 from exos_writer.batch import BatchState, PartitionBatch
 from exos_writer.metrics import WriterMetrics
@@ -72,6 +73,28 @@ async def test_accumulate_seals_on_rows_then_backlogs_new_records() -> None:
     assert batch.state is BatchState.DUE
     assert (batch.first, batch.last, batch.row_count) == (0, 2, 3)
     assert [d.record.offset for d in batch.backlog] == [3, 4]
+
+
+async def test_accumulate_counts_the_rows_a_payload_carries_not_its_records() -> None:
+    accumulate = Accumulator(BatchBounds(5, 10**9, 60.0), DeadLetters().send, FakeClock())
+    batch = new_batch()
+    await accumulate.add(batch, Decoded(bus_record(SPANS, 0), payload_of(1, 2, 3)))
+    assert batch.state is BatchState.OPEN
+    await accumulate.add(batch, Decoded(bus_record(SPANS, 1), payload_of(4, 5, 6)))
+    assert (batch.state, batch.row_count, batch.row_counts) == (BatchState.DUE, 6, [3, 3])
+    assert batch.body_of(0, 2) == b"[1]\n[2]\n[3]\n[4]\n[5]\n[6]\n"
+
+
+async def test_accumulate_dead_letters_a_payload_of_another_table() -> None:
+    dead = DeadLetters()
+    accumulate = Accumulator(BatchBounds(100, 10**9, 60.0), dead.send, FakeClock())
+    batch = new_batch()
+    logs = TablePayload("otel_logs", 1, b"[1]\n")
+    await accumulate.add(batch, Decoded(bus_record(SPANS, 4), logs))
+    assert [(r.offset, str(e)) for r, e in dead.sent] == [
+        (4, "a payload for otel_logs on the topic of otel_traces")
+    ]
+    assert (batch.first, batch.row_count, batch.bodies) == (4, 0, [b""])
 
 
 async def test_accumulate_seals_on_age_measured_across_polls() -> None:

@@ -20,9 +20,9 @@ from exos_common.stream.bounds import BatchBounds
 from exos_common.stream.deadletter import DeadLetterSink
 from exos_common.stream.loop import ConsumerLoop, LoopConfig
 from exos_common.stream.metrics import ConsumerMetrics
+from exos_common.table_payload import encode_payload
 from exos_common.topics import Topic, pipeline_topic_specs
 from exos_writer.handler import WriterHandler
-from exos_common.table_payload import encode_payload
 from exos_writer.sinks import SINKS
 from exos_writer.tokens import parse_mark
 

@@ -23,8 +23,8 @@ from exos_common.bus import Bus, Consumer, OutgoingRecord, TopicPartition
 from exos_common.logs import get_logger
 from exos_common.messages import SpanRecord
 from exos_common.stream.loop import Decoded
-from exos_common.table_payload import TablePayload, encode_line
 from exos_common.stream.metrics import ConsumerMetrics
+from exos_common.table_payload import TablePayload, encode_line
 from exos_common.topics import Topic
 from exos_enrich.enricher import EnrichedRecord, SessionEnricher
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+
 from exos_common.bus import BusRecord, TopicPartition
 from exos_common.stream.backoff import Backoff
 from exos_common.stream.bounds import BatchSize

@@ -34,7 +34,10 @@ class Accumulator:
         batch.add(record, payload)
         if batch.oldest_timestamp_ms is None:
             batch.oldest_timestamp_ms = record.timestamp_ms
-        batch.size.add(len(record.value), self._clock())
+        # Rows bound the batch, not records; a dead-lettered record still counts one, so
+        # a batch of only those ages out and is committed like any other.
+        rows = payload.row_count if payload is not None else 1
+        batch.size.add(len(record.value), self._clock(), rows)
         self.seal_if_due(batch)
 
     def seal_if_due(self, batch: PartitionBatch) -> None:
