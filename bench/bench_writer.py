@@ -213,6 +213,12 @@ async def raw_consume(bootstrap: str, partitions: set[int], total: int) -> float
         await consumer.stop()
 
 
+def pin_to_cpu(pid: int, cpu: int) -> None:
+    """Every thread of the process (and those it starts later) on that one core."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.sched_setaffinity(int(task.name), {cpu})
+
+
 def session_payloads(spans: list[SpanRecord], per_record: int) -> list[Encoded]:
     """The spans as enrich publishes them: payloads of up to `per_record` spans of one
     session (enrich puts one session's spans of one fetch in one record)."""
@@ -290,6 +296,7 @@ async def run_writer(
     others: dict[str, int],
     workdir: Path,
     args: argparse.Namespace,
+    cpu: int | None = None,
 ) -> WriterRun:
     """`exos serve writer` drains the topic into `database`; `others` are the pids of the
     other processes whose CPU is reported with the writer's."""
@@ -310,6 +317,9 @@ async def run_writer(
     sampler: RssSampler | None = None
     try:
         writer.start()
+        if cpu is not None:
+            assert writer.process is not None
+            pin_to_cpu(writer.process.pid, cpu)
         started = time.perf_counter()
         assert writer.process is not None
         meter = CpuMeter({"writer": writer.process.pid} | others).start()
