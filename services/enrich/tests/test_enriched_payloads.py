@@ -37,3 +37,16 @@ def test_records_of_two_sessions_become_one_payload_per_session_and_table() -> N
 
 def test_nothing_enriched_publishes_nothing() -> None:
     assert to_outgoing([]) == []
+
+
+def test_a_session_payload_is_cut_before_it_passes_the_size_limit() -> None:
+    spans = [span("a", i) for i in range(5)]
+    line = len(encode_line("otel_traces", spans[0]))  # every line has the same length
+    out = to_outgoing(spans, max_bytes=2 * line)
+    counts = [decode_payload(o.value, o.headers).row_count for o in out]
+    assert counts == [2, 2, 1]
+    assert [o.key for o in out] == [b"a"] * 3
+    ids = [s.span_id for o in out for s in read_spans(o.value)]
+    assert ids == [f"{i:016x}" for i in range(5)]
+    # A row larger than the limit travels alone.
+    assert [decode_payload(o.value, o.headers).row_count for o in to_outgoing(spans, 1)] == [1] * 5

@@ -17,7 +17,7 @@ snapshots of partition p, then continues exactly where the previous owner commit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from exos_common.bus import Bus, Consumer, OutgoingRecord, TopicPartition
 from exos_common.logs import get_logger
@@ -32,22 +32,46 @@ log = get_logger("exos.enrich")
 STATE_TOPIC = str(Topic.ENRICH_STATE)
 
 
-def to_outgoing(records: Iterable[EnrichedRecord]) -> list[OutgoingRecord]:
-    """One payload message per session and table, sessions in the order they first
-    appear, each session's rows in their order; keyed by session as the inputs are."""
-    lines: dict[tuple[bool, str], list[bytes]] = {}
+# A session's payload is cut at about this size: far below the topics' message limit
+# (enriched rows are larger than the raw records they come from), and small enough that
+# a bisection of one record stays cheap. A single larger row still travels alone.
+PAYLOAD_MAX_BYTES = 1 << 20
+
+
+def to_outgoing(
+    records: Iterable[EnrichedRecord], max_bytes: int = PAYLOAD_MAX_BYTES
+) -> list[OutgoingRecord]:
+    """One payload message per session and table (more when it would pass `max_bytes`),
+    sessions in the order they first appear, each session's rows in their order; keyed
+    by session as the inputs are."""
+    lines: dict[tuple[str, str], list[bytes]] = {}
     for record in records:
-        is_span = isinstance(record, SpanRecord)
-        table = "otel_traces" if is_span else "otel_logs"
-        lines.setdefault((is_span, record.session_id), []).append(encode_line(table, record))
+        table = "otel_traces" if isinstance(record, SpanRecord) else "otel_logs"
+        lines.setdefault((table, record.session_id), []).append(encode_line(table, record))
     out = []
-    for (is_span, session_id), rows in lines.items():
-        topic, table = (
-            (Topic.SPANS_ENRICHED, "otel_traces") if is_span else (Topic.LOGS_ENRICHED, "otel_logs")
-        )
-        payload = TablePayload(table, len(rows), b"".join(rows))
-        out.append(OutgoingRecord(str(topic), payload.body, session_id.encode(), payload.headers()))
+    for (table, session_id), rows in lines.items():
+        for chunk in _cut(rows, max_bytes):
+            payload = TablePayload(table, len(chunk), b"".join(chunk))
+            out.append(
+                OutgoingRecord(_TOPICS[table], payload.body, session_id.encode(), payload.headers())
+            )
     return out
+
+
+_TOPICS = {"otel_traces": str(Topic.SPANS_ENRICHED), "otel_logs": str(Topic.LOGS_ENRICHED)}
+
+
+def _cut(rows: list[bytes], max_bytes: int) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    size = 0
+    for row in rows:
+        if chunk and size + len(row) > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += len(row)
+    if chunk:
+        yield chunk
 
 
 class EnrichHandler:
