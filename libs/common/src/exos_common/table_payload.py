@@ -112,11 +112,13 @@ class TablePayload:
 
 def timestamp(ns: int) -> str | int:
     """DateTime64(9) as JSON: decimal seconds in a string (a JSON integer would be read
-    as whole seconds, a float would lose nanoseconds)."""
+    as whole seconds, a float would lose nanoseconds). The seconds always have 10
+    digits: ClickHouse reads 8 digits as YYYYMMDD and refuses fewer than 9 followed
+    by a fraction, so a moment before 2001 would be refused or stored wrong."""
     if not 0 <= ns <= _INT64_MAX:
         return _refused("DateTime64(9) nanoseconds", ns)
     seconds, fraction = divmod(ns, _NS)
-    return f"{seconds}.{fraction:09d}"
+    return f"{seconds:010d}.{fraction:09d}"
 
 
 def uint(value: int, maximum: int, type_name: str) -> int | str:

@@ -158,3 +158,16 @@ def test_a_retry_with_the_same_token_lands_nothing_more(tables: Store) -> None:
     insert(tables, "otel_logs", logs, token="logs.enriched:0:0-2")
     insert(tables, "otel_logs", logs[:1], token="logs.enriched:0:3-3")
     assert tables.query_rows("SELECT count() FROM otel_logs") == [(4,)]
+
+
+def test_moments_of_any_number_of_seconds_land_exactly(tables: Store) -> None:
+    """ClickHouse reads 8 digits of seconds as YYYYMMDD and refused fewer than 9 before a
+    fraction (a span from before 2001 was quarantined): every digit count lands exactly.
+    Into a table without the logs' TTL, which would drop moments this old."""
+    tables.command("CREATE TABLE moments ENGINE = Memory AS SELECT * FROM otel_logs WHERE 0")
+    moments = [0, 5, 1_500_000_000, 20_261_207 * 10**9 + 1, 123_456_789 * 10**9, 2**63 - 1]
+    payload = encode_payload("otel_logs", [LogRecord("s1", ns, "svc") for ns in moments])
+    tables.insert_raw("moments", TABLE_COLUMNS["otel_logs"], payload.body, PAYLOAD_FORMAT)
+    stored = tables.query_rows("SELECT toUnixTimestamp64Nano(Timestamp) FROM moments")
+    # A log without a time takes its observed time: 0 stays 0 here (both are 0).
+    assert sorted(r[0] for r in stored) == moments

@@ -44,7 +44,7 @@ TRICKY_LINE = (
     r'["1234567890.000000123","abababababababababababababababab","cdcdcdcdcdcdcdcd","","",'
     r'"say \"hi\"\n\tback\\slash","Client","svc",{"rum.sessionId":"s1"},"","",'
     '{"k\\u0000":"v/\u2028"},18446744073709551615,"Error","ünïcödé 😀",'
-    r'["0.000000005","0.999999999"],["e1","e2"],[{"a":"1"},{}],'
+    r'["0000000000.000000005","0000000000.999999999"],["e1","e2"],[{"a":"1"},{}],'
     r'["t1"],["l1"],["st"],[{"x":"y"}]]'
     "\n"
 ).encode()
@@ -68,7 +68,8 @@ def test_a_log_takes_its_observed_time_when_it_has_no_time_and_keeps_extreme_uin
         scope_attributes={"é": "ü"},
     )
     expected = (
-        r'["7.000000000","","",1,"WARN",255,"svc","multi\nline","",{},"","","",{"é":"ü"},{},"ev"]'
+        r'["0000000007.000000000","","",1,"WARN",255,"svc","multi\nline","",{},"","","",'
+        r'{"é":"ü"},{},"ev"]'
     )
     assert encode_line("otel_logs", log) == (expected + "\n").encode()
     # hyperdx_sessions has no EventName column.
@@ -78,8 +79,9 @@ def test_a_log_takes_its_observed_time_when_it_has_no_time_and_keeps_extreme_uin
 @pytest.mark.parametrize(
     ("ns", "expected"),
     [
-        (0, "0.000000000"),
-        (1, "0.000000001"),
+        (0, "0000000000.000000000"),
+        (1, "0000000000.000000001"),
+        (20_261_207 * 10**9, "0020261207.000000000"),  # not YYYYMMDD
         (1_765_000_000_123_456_789, "1765000000.123456789"),
         (2**63 - 1, "9223372036.854775807"),
         (2**63, "out of range for DateTime64(9) nanoseconds: 9223372036854775808"),
