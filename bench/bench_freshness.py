@@ -45,7 +45,6 @@ import uuid
 from pathlib import Path
 
 import httpx
-import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from bench_ingest import RESOURCE, _kv, paced_load, percentile
@@ -55,6 +54,7 @@ from exos_common.bus.kafka import connection_options
 from exos_common.localkafka import free_port, start_local_broker, stop_broker
 from exos_common.settings import KafkaSettings, StoreSettings
 from exos_common.store import Store, open_store
+from exos_common.table_payload import spans_in_message
 from exos_common.testing.clickhouse import EmbeddedClickHouseServer
 from exos_common.testing.processes import CpuMeter, Platform, RssSampler, prepare_database
 from exos_common.topics import Topic
@@ -137,8 +137,9 @@ class EnrichedWatcher:
                 for records in batches.values():
                     for record in records:
                         if MARKER.encode() in record.value:
-                            trace_id = orjson.loads(record.value)["trace_id"]
-                            self.seen.setdefault(int(trace_id[4:], 16), now)
+                            headers = [(k, bytes(v)) for k, v in record.headers]
+                            for span in spans_in_message(record.value, headers):
+                                self.seen.setdefault(int(span.trace_id[4:], 16), now)
         finally:
             await consumer.stop()
 

@@ -2,12 +2,14 @@
 clickhouse-connect inserts of the same rows and raw aiokafka consume of the same topic
 (the ceilings the writer is measured against).
 
-Run: `uv run python bench/bench_writer.py [--records 200000] [--batch-rows 20000]`
+Run: `uv run python bench/bench_writer.py [--records 200000] [--batch-rows 20000]
+[--spans-per-record 10]`
 
 - Pre-load: `--records` enriched HyperDX spans (60% HTTP fetch spans with 9 resource
   timing events, 40% clicks; 12 resource and 15-23 span attributes incl. the visitor
-  attributes enrich adds; 2,000 sessions as keys) encoded with `exos_common.codec` onto
-  `spans.enriched` (6 partitions) of a Kafka broker started for the run.
+  attributes enrich adds; 2,000 sessions as keys) as enrich publishes them: table
+  payloads (`exos_common.table_payload`) of up to `--spans-per-record` spans of one
+  session, onto `spans.enriched` (6 partitions) of a Kafka broker started for the run.
 - writer: `exos serve writer` as its own process (as deployed) with a fresh consumer group
   and `EXOS_WRITER_BATCH_ROWS=--batch-rows`, everything else default; timed from its
   `/readyz` (it has joined the group; the readiness poll runs every 0.2 s) until its
@@ -18,7 +20,9 @@ Run: `uv run python bench/bench_writer.py [--records 200000] [--batch-rows 20000
   store).
 - baseline `raw insert`: the same rows, already built, inserted from this process with
   clickhouse-connect `client.insert` in batches of `--batch-rows` (with a dedup token, as
-  the writer does) into a fresh database on the same target.
+  the writer did before payloads) into a fresh database on the same target.
+- ceiling `raw insert of the same payloads`: the payloads concatenated into batches of
+  `--batch-rows` and inserted raw from this process, no Kafka: the writer's insert alone.
 - baseline `raw consume`: one aiokafka consumer (the writer's fetch settings, no group)
   reading the whole topic, no decoding.
 
@@ -46,13 +50,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from exos_common import codec
 from exos_common.bus import create_bus, ensure_pipeline_topics
 from exos_common.bus.kafka import connection_options
 from exos_common.localkafka import free_port, start_local_broker, stop_broker
 from exos_common.messages import ClientContext, SpanEvent, SpanRecord
 from exos_common.settings import KafkaSettings, StoreSettings
 from exos_common.store import create_client, open_store
+from exos_common.table_payload import PAYLOAD_FORMAT, encode_payload
 from exos_common.testing.clickhouse import EmbeddedClickHouseServer
 from exos_common.testing.processes import (
     CpuMeter,
@@ -209,6 +213,45 @@ async def raw_consume(bootstrap: str, partitions: set[int], total: int) -> float
         await consumer.stop()
 
 
+def pin_to_cpu(pid: int, cpu: int) -> None:
+    """Every thread of the process (and those it starts later) on that one core."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.sched_setaffinity(int(task.name), {cpu})
+
+
+def session_payloads(spans: list[SpanRecord], per_record: int) -> list[Encoded]:
+    """The spans as enrich publishes them: payloads of up to `per_record` spans of one
+    session (enrich puts one session's spans of one fetch in one record)."""
+    by_session: dict[str, list[SpanRecord]] = {}
+    for span in spans:
+        by_session.setdefault(span.session_id, []).append(span)
+    out = []
+    for session, its_spans in by_session.items():
+        for i in range(0, len(its_spans), per_record):
+            payload = encode_payload("otel_traces", its_spans[i : i + per_record])
+            out.append((session.encode(), payload.body, payload.headers()))
+    return out
+
+
+def payload_insert(
+    url: str, database: str, bodies: list[bytes], batch_rows: int, per_record: int
+) -> float:
+    """The payloads concatenated into batches of about `batch_rows` rows and inserted raw
+    from this process: the writer's insert without Kafka."""
+    store = open_store(StoreSettings(clickhouse_url=url, clickhouse_database=database))
+    step = max(1, batch_rows // per_record)
+    try:
+        started = time.perf_counter()
+        for i in range(0, len(bodies), step):
+            body = b"".join(bodies[i : i + step])
+            store.insert_raw(
+                "otel_traces", TRACE_COLUMNS, body, PAYLOAD_FORMAT, dedup_token=f"{database}:{i}"
+            )
+        return time.perf_counter() - started
+    finally:
+        store.close()
+
+
 def raw_insert(url: str, database: str, rows: list[list[Any]], batch_rows: int) -> float:
     settings = StoreSettings(clickhouse_url=url, clickhouse_database=database)
     client = create_client(settings, database)
@@ -253,6 +296,7 @@ async def run_writer(
     others: dict[str, int],
     workdir: Path,
     args: argparse.Namespace,
+    cpu: int | None = None,
 ) -> WriterRun:
     """`exos serve writer` drains the topic into `database`; `others` are the pids of the
     other processes whose CPU is reported with the writer's."""
@@ -273,6 +317,9 @@ async def run_writer(
     sampler: RssSampler | None = None
     try:
         writer.start()
+        if cpu is not None:
+            assert writer.process is not None
+            pin_to_cpu(writer.process.pid, cpu)
         started = time.perf_counter()
         assert writer.process is not None
         meter = CpuMeter({"writer": writer.process.pid} | others).start()
@@ -302,18 +349,18 @@ async def main_async(
 ) -> None:
     now_ns = time.time_ns()
     total: int = args.records
-    values: list[Encoded] = []
-    for i in range(total):
-        span = enriched_span(i, now_ns)
-        value, headers = codec.encode(span)
-        values.append((span.session_id.encode(), value, headers))
-    mean_bytes = sum(len(v) for _, v, _ in values) / total
+    spans = [enriched_span(i, now_ns) for i in range(total)]
+    values = session_payloads(spans, args.spans_per_record)
+    mean_bytes = sum(len(v) for _, v, _ in values) / len(values)
     preload_s, partitions = await preload(bootstrap, values)
-    rows = [trace_row(enriched_span(i, now_ns)) for i in range(total)]
-    del values
+    rows = [trace_row(span) for span in spans]
+    payload_bodies = [v for _, v, _ in values]
+    records = len(values)
+    del values, spans
 
-    consume_s = await raw_consume(bootstrap, partitions, total)
+    consume_s = await raw_consume(bootstrap, partitions, len(payload_bodies))
     raw_s: dict[str, float] = {}
+    payload_s: dict[str, float] = {}
     runs: dict[str, WriterRun] = {}
     run = uuid.uuid4().hex[:6]
     others = {"Kafka broker": broker_pid, "bench (this process)": os.getpid()}
@@ -322,9 +369,13 @@ async def main_async(
         assert server.process is not None
         prepare_database(server.url, f"raw_{run}")
         raw_s["HTTP"] = raw_insert(server.url, f"raw_{run}", rows, args.batch_rows)
+        prepare_database(server.url, f"payload_{run}")
+        payload_s["HTTP"] = payload_insert(
+            server.url, f"payload_{run}", payload_bodies, args.batch_rows, args.spans_per_record
+        )
         with_server = others | {"ClickHouse server": server.process.pid}
         runs["HTTP"] = await run_writer(
-            bootstrap, server.url, f"writer_{run}", total, with_server, workdir, args
+            bootstrap, server.url, f"writer_{run}", records, with_server, workdir, args
         )
         stored = count_rows(server.url, f"writer_{run}")
         assert stored == total, f"writer stored {stored} rows, not {total}"
@@ -333,16 +384,21 @@ async def main_async(
     # this process checks its rows and runs the baseline into another database there.
     chdb_url = f"chdb://{workdir / 'chdb'}"
     runs["chDB"] = await run_writer(
-        bootstrap, chdb_url, f"writer_{run}", total, others, workdir, args
+        bootstrap, chdb_url, f"writer_{run}", records, others, workdir, args
     )
     stored = count_rows(chdb_url, f"writer_{run}")
     assert stored == total, f"writer stored {stored} rows, not {total}"
     prepare_database(chdb_url, f"raw_{run}")
     raw_s["chDB"] = raw_insert(chdb_url, f"raw_{run}", rows, args.batch_rows)
+    prepare_database(chdb_url, f"payload_{run}")
+    payload_s["chDB"] = payload_insert(
+        chdb_url, f"payload_{run}", payload_bodies, args.batch_rows, args.spans_per_record
+    )
 
     consume = total / consume_s
     print(
-        f"{total:,} enriched spans ({mean_bytes:,.0f} B/record encoded), batches of "
+        f"{total:,} enriched spans in payloads of {args.spans_per_record} spans of one session "
+        f"({mean_bytes:,.0f} B/record), batches of "
         f"{args.batch_rows:,} rows, {len(partitions)} partitions; pre-load took "
         f"{preload_s:.1f} s\n"
     )
@@ -352,7 +408,11 @@ async def main_async(
     names = {"HTTP": "embedded ClickHouse server (HTTP)", "chDB": "chDB in the writer's process"}
     for target, name in names.items():
         raw, writer = total / raw_s[target], total / runs[target].seconds
-        print(f"| raw insert -> {name} (baseline) | {raw:,.0f} | | |")
+        print(f"| clickhouse-connect insert of Python rows -> {name} (baseline) | {raw:,.0f} | | |")
+        print(
+            f"| raw insert of the same payloads, no Kafka -> {name} (ceiling) | "
+            f"{total / payload_s[target]:,.0f} | | |"
+        )
         print(
             f"| writer -> {name} | {writer:,.0f} | {writer / raw:.0%} of raw insert, "
             f"{writer / consume:.0%} of raw consume | {runs[target].peak_rss / 2**20:,.0f} |"
@@ -372,6 +432,7 @@ def main() -> None:
     )
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--batch-rows", type=int, default=WriterSettings().writer_batch_rows)
+    parser.add_argument("--spans-per-record", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=60.0, help="per writer run, seconds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-writer-") as tmp:

@@ -11,10 +11,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from exos_common.bus import create_bus
-from exos_common.codec import decode
-from exos_common.messages import SpanRecord
 from exos_common.settings import KafkaSettings
 from exos_common.store import Store
+from exos_common.table_payload import spans_in_message as enriched_spans
 
 from . import kafka_offsets
 
@@ -46,8 +45,7 @@ async def _topic_span_copies(
         for tp in partitions:
             async for batch in bus.read_partition(topic, tp.partition):
                 for record in batch:
-                    message = decode(record.value, record.headers)
-                    if isinstance(message, SpanRecord):
+                    for message in enriched_spans(record.value, record.headers):
                         key = (message.trace_id, message.span_id, message.name)
                         copies[key].append((record.partition, record.offset))
                         services[key] = message.service_name

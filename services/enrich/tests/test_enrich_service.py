@@ -11,8 +11,9 @@ import pytest
 
 from exos_common.bus import OutgoingRecord
 from exos_common.bus.memory import InProcessBus
-from exos_common.codec import decode, encode
+from exos_common.codec import encode
 from exos_common.messages import SpanRecord
+from exos_common.table_payload import decode_payload, read_spans
 from exos_common.topics import Topic, pipeline_topic_specs
 from exos_enrich.app import create_app
 from exos_enrich.settings import EnrichSettings
@@ -71,9 +72,7 @@ def enriched(bus: InProcessBus) -> list[SpanRecord]:
     found = []
     for partition in topic.partitions:
         for record in partition.records:
-            message = decode(record.value, record.headers)
-            assert isinstance(message, SpanRecord)
-            found.append(message)
+            found += read_spans(decode_payload(record.value, record.headers).body)
     return found
 
 

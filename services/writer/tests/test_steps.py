@@ -13,6 +13,7 @@ from writer_testkit import (
     FakeTable,
     Killed,
     bus_record,
+    payload_of,
     sample,
 )
 
@@ -21,6 +22,7 @@ from exos_common.messages import LogRecord, SpanRecord
 from exos_common.store import StoreError
 from exos_common.stream.bounds import BatchBounds
 from exos_common.stream.loop import Decoded
+from exos_common.table_payload import TablePayload
 from exos_common.topics import Topic
 from exos_writer.batch import BatchState, PartitionBatch
 from exos_writer.metrics import WriterMetrics
@@ -49,7 +51,7 @@ def with_entries(rows_per_record: list[list[Any]], first_offset: int = 10) -> Pa
     batch = new_batch()
     for i, values in enumerate(rows_per_record):
         record = bus_record(SPANS, first_offset + i, value=f"raw{i}".encode())
-        batch.add(record, [[value] for value in values])
+        batch.add(record, payload_of(*values) if values else None)
     batch.state = BatchState.ANNOUNCED
     return batch
 
@@ -69,8 +71,30 @@ async def test_accumulate_seals_on_rows_then_backlogs_new_records() -> None:
     for offset in range(5):
         await accumulate.add(batch, decoded(offset))
     assert batch.state is BatchState.DUE
-    assert (batch.first, batch.last, len(batch.rows)) == (0, 2, 3)
+    assert (batch.first, batch.last, batch.row_count) == (0, 2, 3)
     assert [d.record.offset for d in batch.backlog] == [3, 4]
+
+
+async def test_accumulate_counts_the_rows_a_payload_carries_not_its_records() -> None:
+    accumulate = Accumulator(BatchBounds(5, 10**9, 60.0), DeadLetters().send, FakeClock())
+    batch = new_batch()
+    await accumulate.add(batch, Decoded(bus_record(SPANS, 0), payload_of(1, 2, 3)))
+    assert batch.state is BatchState.OPEN
+    await accumulate.add(batch, Decoded(bus_record(SPANS, 1), payload_of(4, 5, 6)))
+    assert (batch.state, batch.row_count, batch.row_counts) == (BatchState.DUE, 6, [3, 3])
+    assert batch.body_of(0, 2) == b"[1]\n[2]\n[3]\n[4]\n[5]\n[6]\n"
+
+
+async def test_accumulate_dead_letters_a_payload_of_another_table() -> None:
+    dead = DeadLetters()
+    accumulate = Accumulator(BatchBounds(100, 10**9, 60.0), dead.send, FakeClock())
+    batch = new_batch()
+    logs = TablePayload("otel_logs", 1, b"[1]\n")
+    await accumulate.add(batch, Decoded(bus_record(SPANS, 4), logs))
+    assert [(r.offset, str(e)) for r, e in dead.sent] == [
+        (4, "a payload for otel_logs on the topic of otel_traces")
+    ]
+    assert (batch.first, batch.row_count, batch.bodies) == (4, 0, [b""])
 
 
 async def test_accumulate_seals_on_age_measured_across_polls() -> None:
@@ -106,7 +130,7 @@ async def test_accumulate_dead_letters_a_message_of_the_wrong_type_keeping_its_o
     wrong = Decoded(bus_record(SPANS, 7), LogRecord("s1", 1, "portal"))
     await accumulate.add(batch, wrong)
     assert [(r.offset, type(e).__name__) for r, e in dead.sent] == [(7, "TypeError")]
-    assert (batch.first, len(batch.rows)) == (7, 0)
+    assert (batch.first, batch.row_count) == (7, 0)
 
 
 # --- announce / commit / restore -----------------------------------------------------
@@ -168,7 +192,7 @@ def make_inserter(
     metrics = WriterMetrics(registry)
     quarantine = Quarantine(table.insert, dead.send, metrics, timeout_s=5)
     inserter = Inserter(
-        table.insert, quarantine, metrics, timeout_s=5, unknown_error_retries=unknown_retries
+        table.insert_raw, quarantine, metrics, timeout_s=5, unknown_error_retries=unknown_retries
     )
     return inserter, registry
 
@@ -270,7 +294,7 @@ async def test_unknown_errors_are_retried_then_taken_for_data() -> None:
         def __init__(self) -> None:
             self.calls = 0
 
-        def insert(self, table: str, rows: Any, columns: Any, *, dedup_token: str) -> int:
+        def insert(self, table: str, *rows_or_payload: Any, dedup_token: str) -> int:
             self.calls += 1
             if table == QUARANTINE_TABLE:
                 return 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from exos_common.stream.bounds import BatchBounds
 from exos_common.stream.deadletter import DeadLetterSink
 from exos_common.stream.loop import ConsumerLoop, LoopConfig
 from exos_common.stream.metrics import ConsumerMetrics
+from exos_common.table_payload import encode_payload
 from exos_common.topics import Topic, pipeline_topic_specs
 from exos_writer.handler import WriterHandler
 from exos_writer.sinks import SINKS
@@ -44,6 +45,10 @@ def span(i: int, session: str = "s1") -> SpanRecord:
 
 
 def as_outgoing(record: SpanRecord | ReplayChunk, topic: str = SPANS) -> OutgoingRecord:
+    """A span as enrich publishes it (a one-row payload), a replay chunk as ingest does."""
+    if isinstance(record, SpanRecord):
+        payload = encode_payload("otel_traces", [record])
+        return OutgoingRecord(topic, payload.body, record.session_id.encode(), payload.headers())
     value, headers = encode(record)
     return OutgoingRecord(topic, value, record.session_id.encode(), headers)
 
@@ -64,10 +69,16 @@ class FlakyStore:
         self.inserts = 0
 
     def insert(self, *args: Any, **kwargs: Any) -> int:
+        return self._flaky(self._store.insert, *args, **kwargs)
+
+    def insert_raw(self, *args: Any, **kwargs: Any) -> int:
+        return self._flaky(self._store.insert_raw, *args, **kwargs)
+
+    def _flaky(self, insert: Callable[..., int], *args: Any, **kwargs: Any) -> int:
         if self.failures > 0:
             self.failures -= 1
             raise StoreUnavailable(0, "connection refused")
-        written = self._store.insert(*args, **kwargs)
+        written = insert(*args, **kwargs)
         self.inserts += 1
         if self.crash_after is not None and self.inserts >= self.crash_after:
             raise WriterKilled("writer killed after insert")
@@ -103,7 +114,10 @@ def make_loop(
         )
 
     loop = ConsumerLoop(
-        bus, LoopConfig(tuple(SINKS), GROUP, fetch_timeout_s=0.05), factory, metrics
+        bus,
+        LoopConfig(tuple(SINKS), GROUP, fetch_timeout_s=0.05, decode_payloads=True),
+        factory,
+        metrics,
     )
     return loop, registry
 

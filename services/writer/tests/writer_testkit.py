@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from prometheus_client import CollectorRegistry
 
 from exos_common.bus import BusRecord, TopicPartition
 from exos_common.store import StoreDataError, StoreUnavailable
+from exos_common.table_payload import TablePayload
 
 
 class FakeClock:
@@ -79,6 +81,29 @@ class FakeTable:
         if self.kill_after is not None and len(self.tokens) >= self.kill_after:
             raise Killed
         return len(rows)
+
+    def insert_raw(
+        self,
+        table: str,
+        column_names: Sequence[str],
+        body: bytes,
+        fmt: str,
+        *,
+        dedup_token: str | None = None,
+    ) -> int:
+        """A raw insert: ClickHouse parses the JSONCompactEachRow lines itself."""
+        assert fmt == "JSONCompactEachRow" and body.endswith(b"\n")
+        rows = [orjson.loads(line) for line in body.splitlines()]
+        return self.insert(table, rows, column_names, dedup_token=dedup_token)
+
+
+def payload_of(*first_values: Any) -> TablePayload:
+    """A payload whose rows begin with these values (what FakeTable looks at)."""
+    return TablePayload(
+        "otel_traces",
+        len(first_values),
+        b"".join(orjson.dumps([v], option=orjson.OPT_APPEND_NEWLINE) for v in first_values),
+    )
 
 
 class Killed(BaseException):

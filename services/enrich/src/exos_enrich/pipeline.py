@@ -2,8 +2,10 @@
 results, the new state of every session touched, and the input offsets in one Kafka
 transaction (exactly once), per fetch.
 
-Spans and logs go out enriched on `spans.enriched` / `logs.enriched`; replay chunks only
-feed dead-click detection (the writer reads `replay.raw` itself). Signals that settle by
+Spans and logs go out enriched on `spans.enriched` / `logs.enriched`, already as rows
+of their table (`exos_common.table_payload`): one message per session and table per
+fetch, which the writer inserts as it is. Replay chunks only feed dead-click detection
+(the writer reads `replay.raw` itself). Signals that settle by
 wall time (a rage burst that stopped, a dead click whose window passed) go out on a tick.
 
 Session state survives a rebalance the way Kafka Streams' state stores do: each
@@ -15,25 +17,61 @@ snapshots of partition p, then continues exactly where the previous owner commit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from exos_common.bus import Bus, Consumer, OutgoingRecord, TopicPartition
-from exos_common.codec import encode
 from exos_common.logs import get_logger
-from exos_common.messages import LogRecord, SpanRecord
+from exos_common.messages import SpanRecord
 from exos_common.stream.loop import Decoded
 from exos_common.stream.metrics import ConsumerMetrics
+from exos_common.table_payload import TablePayload, encode_line
 from exos_common.topics import Topic
-from exos_enrich.enricher import SessionEnricher
+from exos_enrich.enricher import EnrichedRecord, SessionEnricher
 
 log = get_logger("exos.enrich")
 STATE_TOPIC = str(Topic.ENRICH_STATE)
 
 
-def to_outgoing(record: SpanRecord | LogRecord) -> OutgoingRecord:
-    topic = Topic.SPANS_ENRICHED if isinstance(record, SpanRecord) else Topic.LOGS_ENRICHED
-    value, headers = encode(record)
-    return OutgoingRecord(str(topic), value, record.session_id.encode(), headers)
+# A session's payload is cut at about this size: far below the topics' message limit
+# (enriched rows are larger than the raw records they come from), and small enough that
+# a bisection of one record stays cheap. A single larger row still travels alone.
+PAYLOAD_MAX_BYTES = 1 << 20
+
+
+def to_outgoing(
+    records: Iterable[EnrichedRecord], max_bytes: int = PAYLOAD_MAX_BYTES
+) -> list[OutgoingRecord]:
+    """One payload message per session and table (more when it would pass `max_bytes`),
+    sessions in the order they first appear, each session's rows in their order; keyed
+    by session as the inputs are."""
+    lines: dict[tuple[str, str], list[bytes]] = {}
+    for record in records:
+        table = "otel_traces" if isinstance(record, SpanRecord) else "otel_logs"
+        lines.setdefault((table, record.session_id), []).append(encode_line(table, record))
+    out = []
+    for (table, session_id), rows in lines.items():
+        for chunk in _cut(rows, max_bytes):
+            payload = TablePayload(table, len(chunk), b"".join(chunk))
+            out.append(
+                OutgoingRecord(_TOPICS[table], payload.body, session_id.encode(), payload.headers())
+            )
+    return out
+
+
+_TOPICS = {"otel_traces": str(Topic.SPANS_ENRICHED), "otel_logs": str(Topic.LOGS_ENRICHED)}
+
+
+def _cut(rows: list[bytes], max_bytes: int) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    size = 0
+    for row in rows:
+        if chunk and size + len(row) > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += len(row)
+    if chunk:
+        yield chunk
 
 
 class EnrichHandler:
@@ -52,7 +90,7 @@ class EnrichHandler:
         self._partition_of: dict[str, int] = {}
 
     async def handle(self, batch: Sequence[Decoded]) -> None:
-        outputs: list[OutgoingRecord] = []
+        enriched: list[EnrichedRecord] = []
         offsets: dict[TopicPartition, int] = {}
         for decoded in batch:
             records = decoded.records  # one session's batch, or one record
@@ -60,15 +98,16 @@ class EnrichHandler:
                 partition = decoded.record.partition
                 for session in {record.session_id for record in records}:
                     self._partition_of[session] = partition
-                outputs += map(to_outgoing, self._enricher.process_batch(records))
+                enriched += self._enricher.process_batch(records)
             offsets[decoded.record.topic_partition] = decoded.record.next_offset
-        outputs += map(to_outgoing, self._enricher.flush_expired())
+        enriched += self._enricher.flush_expired()
+        outputs = to_outgoing(enriched)
         await self._consumer.publish_and_commit(outputs + self._state_changes(), offsets)
         for tp in offsets:
             self._metrics.commits.labels(tp.topic).inc()
 
     async def tick(self) -> None:
-        settled = list(map(to_outgoing, self._enricher.flush_expired()))
+        settled = to_outgoing(self._enricher.flush_expired())
         changes = self._state_changes()
         if settled or changes:
             await self._consumer.publish_and_commit(settled + changes, {})

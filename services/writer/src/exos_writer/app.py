@@ -77,6 +77,7 @@ def create_app(
             topics=tuple(SINKS),
             group_id=settings.writer_group,
             fetch_max_records=settings.writer_fetch_max_records,
+            decode_payloads=True,
         ),
         handler_factory,
         metrics,

@@ -1,4 +1,4 @@
-"""One partition's batch: its records with the rows they produced, and where it stands.
+"""One partition's batch: its records with the payloads they carry, and where it stands.
 
 The state replaces a handful of flags: a batch is OPEN while it takes records, DUE once
 a bound is reached (new records then wait in the backlog), ANNOUNCED once its range is
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 from exos_common.bus import BusRecord, TopicPartition
 from exos_common.stream.backoff import Backoff
 from exos_common.stream.bounds import BatchSize
 from exos_common.stream.loop import Decoded
+from exos_common.table_payload import TablePayload
 from exos_writer.sinks import TableSink
 from exos_writer.tokens import batch_token
 
@@ -34,12 +34,13 @@ class PartitionBatch:
     incarnation: str
     log_epoch: str = ""
     state: BatchState = BatchState.OPEN
-    # The bus records (the unit of bisection) and, flat, the rows they produced: the
-    # rows of records[i] are rows[row_starts[i]:row_starts[i + 1]] (none when it was
-    # dead-lettered). Flat, so a clean batch is inserted without copying its rows.
+    # The bus records (the unit of bisection) and the payload each carries: rows already
+    # in the table's input format, inserted as they are (b"" and 0 rows for a record
+    # that was dead-lettered).
     records: list[BusRecord] = field(default_factory=list)
-    rows: list[list[Any]] = field(default_factory=list)
-    row_starts: list[int] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    row_counts: list[int] = field(default_factory=list)
+    row_count: int = 0
     size: BatchSize = field(default_factory=BatchSize)
     oldest_timestamp_ms: int | None = None
     # The range a previous owner announced: the batch is re-formed exactly, under the
@@ -64,15 +65,21 @@ class PartitionBatch:
     def has_records(self) -> bool:
         return bool(self.records)
 
-    def add(self, record: BusRecord, rows: list[list[Any]]) -> None:
+    def add(self, record: BusRecord, payload: TablePayload | None) -> None:
         self.records.append(record)
-        self.row_starts.append(len(self.rows))
-        self.rows.extend(rows)
+        self.bodies.append(payload.body if payload is not None else b"")
+        rows = payload.row_count if payload is not None else 0
+        self.row_counts.append(rows)
+        self.row_count += rows
 
-    def row_range(self, first_record: int, stop_record: int) -> tuple[int, int]:
-        """The rows [start, stop) of records [first_record, stop_record)."""
-        stop = len(self.rows) if stop_record >= len(self.records) else self.row_starts[stop_record]
-        return self.row_starts[first_record], stop
+    def rows_of(self, first_record: int, stop_record: int) -> int:
+        return sum(self.row_counts[first_record:stop_record])
+
+    def body_of(self, first_record: int, stop_record: int) -> bytes:
+        """The payloads of records [first_record, stop_record), one after the other."""
+        if first_record == 0 and stop_record >= len(self.records):
+            return b"".join(self.bodies)
+        return b"".join(self.bodies[first_record:stop_record])
 
     @property
     def token_incarnation(self) -> str:
@@ -86,7 +93,8 @@ class PartitionBatch:
 
     def reset(self) -> None:
         self.state = BatchState.OPEN
-        self.records, self.rows, self.row_starts, self.size = [], [], [], BatchSize()
+        self.records, self.bodies, self.row_counts, self.size = [], [], [], BatchSize()
+        self.row_count = 0
         self.oldest_timestamp_ms = self.pin_last = self.pin_incarnation = None
         self.retry_at, self.unknown_failures = 0.0, 0
         self.backoff.reset()

@@ -70,7 +70,7 @@ class WriterHandler:
             store.insert, reject, self.writer_metrics, timeout_s=insert_timeout_s
         )
         self._inserter = Inserter(
-            store.insert,
+            store.insert_raw,
             quarantine,
             self.writer_metrics,
             timeout_s=insert_timeout_s,
@@ -192,7 +192,7 @@ class WriterHandler:
     def _observe(self, batch: PartitionBatch, started: float) -> None:
         now = self._clock()
         table = batch.sink.table
-        self._metrics.batch_rows.labels(table).observe(len(batch.rows))
+        self._metrics.batch_rows.labels(table).observe(batch.row_count)
         self._metrics.batch_bytes.labels(table).observe(batch.size.bytes)
         self._metrics.batch_age.labels(table).observe(batch.size.age(now))
         self._metrics.sink_duration.labels(table).observe(now - started)

@@ -1,4 +1,6 @@
-"""Pipeline messages -> rows of the ClickStack tables (pure functions).
+"""Pipeline messages -> rows of the ClickStack tables as Python values, for
+clickhouse-connect's `insert` (the writer itself inserts `exos_common.table_payload`
+payloads; these rows are the baseline the benchmarks compare it with).
 
 Timestamps go in as integer nanoseconds, which clickhouse-connect writes to DateTime64(9)
 unchanged: replay chunks keep their exact order (HyperDX ordered them by whole seconds
@@ -11,50 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from exos_common.messages import LogRecord, SpanRecord
+from exos_common.table_payload import LOG_COLUMNS, REPLAY_COLUMNS, TRACE_COLUMNS
 
-TRACE_COLUMNS = (
-    "Timestamp",
-    "TraceId",
-    "SpanId",
-    "ParentSpanId",
-    "TraceState",
-    "SpanName",
-    "SpanKind",
-    "ServiceName",
-    "ResourceAttributes",
-    "ScopeName",
-    "ScopeVersion",
-    "SpanAttributes",
-    "Duration",
-    "StatusCode",
-    "StatusMessage",
-    "Events.Timestamp",
-    "Events.Name",
-    "Events.Attributes",
-    "Links.TraceId",
-    "Links.SpanId",
-    "Links.TraceState",
-    "Links.Attributes",
-)
-
-REPLAY_COLUMNS = (
-    "Timestamp",
-    "TraceId",
-    "SpanId",
-    "TraceFlags",
-    "SeverityText",
-    "SeverityNumber",
-    "ServiceName",
-    "Body",
-    "ResourceSchemaUrl",
-    "ResourceAttributes",
-    "ScopeSchemaUrl",
-    "ScopeName",
-    "ScopeVersion",
-    "ScopeAttributes",
-    "LogAttributes",
-)
-LOG_COLUMNS = (*REPLAY_COLUMNS, "EventName")
+__all__ = ["LOG_COLUMNS", "REPLAY_COLUMNS", "TRACE_COLUMNS", "log_row", "replay_row", "trace_row"]
 
 
 def trace_row(span: SpanRecord) -> list[Any]:

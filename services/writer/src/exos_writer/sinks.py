@@ -1,44 +1,36 @@
-"""Which table each topic lands in, with its columns and row function."""
+"""Which table each topic lands in, with its columns, and how a decoded message becomes
+that table's payload."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from exos_common.codec import PipelineRecord
-from exos_common.messages import LogRecord, SpanRecord
+from exos_common.table_payload import TABLE_COLUMNS, TablePayload, encode_payload
 from exos_common.topics import Topic
-from exos_writer.rows import (
-    LOG_COLUMNS,
-    REPLAY_COLUMNS,
-    TRACE_COLUMNS,
-    log_row,
-    replay_row,
-    trace_row,
-)
 
 
 @dataclass(frozen=True, slots=True)
 class TableSink:
     table: str
     columns: tuple[str, ...]
-    message_type: type
-    to_row: Callable[[Any], list[Any]]
 
-    def row(self, message: PipelineRecord) -> list[Any]:
-        if not isinstance(message, self.message_type):
-            raise TypeError(f"{self.table} takes {self.message_type.__name__} messages")
-        return self.to_row(message)
-
-    def rows(self, message: PipelineRecord) -> list[list[Any]]:
-        """The rows one bus record becomes (one today; a record carrying a batch of one
-        session's spans will give several, and the writer bisects within it)."""
-        return [self.row(message)]
+    def payload(self, message: PipelineRecord | TablePayload) -> TablePayload:
+        """The rows a bus record carries. A `rows/1` payload is taken as it is; a record
+        of the per-event schemas (replay chunks, and enriched records written before
+        payloads) is encoded here. TypeError for a message of another table."""
+        if isinstance(message, TablePayload):
+            if message.table != self.table:
+                raise TypeError(f"a payload for {message.table} on the topic of {self.table}")
+            return message
+        return encode_payload(self.table, [message])
 
 
 SINKS: dict[str, TableSink] = {
-    str(Topic.SPANS_ENRICHED): TableSink("otel_traces", TRACE_COLUMNS, SpanRecord, trace_row),
-    str(Topic.LOGS_ENRICHED): TableSink("otel_logs", LOG_COLUMNS, LogRecord, log_row),
-    str(Topic.REPLAY_RAW): TableSink("hyperdx_sessions", REPLAY_COLUMNS, LogRecord, replay_row),
+    str(topic): TableSink(table, TABLE_COLUMNS[table])
+    for topic, table in (
+        (Topic.SPANS_ENRICHED, "otel_traces"),
+        (Topic.LOGS_ENRICHED, "otel_logs"),
+        (Topic.REPLAY_RAW, "hyperdx_sessions"),
+    )
 }

@@ -171,6 +171,24 @@ class Store:
             summary = client.insert(table, rows, column_names=list(column_names), settings=settings)
         return int(summary.written_rows)
 
+    def insert_raw(
+        self,
+        table: str,
+        column_names: Sequence[str],
+        body: bytes,
+        fmt: str,
+        *,
+        dedup_token: str | None = None,
+    ) -> int:
+        """Insert rows already in ClickHouse input format `fmt`, as they are: no row is
+        touched in Python. With `dedup_token`, as `insert`."""
+        settings: dict[str, Any] = {}
+        if dedup_token is not None:
+            settings = {"insert_deduplicate": 1, "insert_deduplication_token": dedup_token}
+        with self._borrowed() as client, clickhouse_errors():
+            summary = client.raw_insert(table, list(column_names), body, settings=settings, fmt=fmt)
+        return int(summary.written_rows)
+
     def query(
         self,
         sql: str,

@@ -21,10 +21,11 @@ class BatchSize:
     bytes: int = 0
     opened_at: float | None = None
 
-    def add(self, size_bytes: int, now: float) -> None:
+    def add(self, size_bytes: int, now: float, rows: int = 1) -> None:
+        """A record of `rows` rows (a record that carries a batch counts all of them)."""
         if self.opened_at is None:
             self.opened_at = now
-        self.rows += 1
+        self.rows += rows
         self.bytes += size_bytes
 
     def age(self, now: float) -> float:

@@ -32,6 +32,7 @@ from exos_common.messages import RecordBatch
 from exos_common.settings import KafkaSettings
 from exos_common.stream.deadletter import DeadLetterSink
 from exos_common.stream.metrics import ConsumerMetrics
+from exos_common.table_payload import TablePayload, decode_payload, is_payload
 
 log = get_logger("exos.stream")
 
@@ -44,14 +45,17 @@ class Decoded:
     `batch`; both None when it was dead-lettered (the handler still owns its offset)."""
 
     record: BusRecord
-    message: PipelineRecord | None
+    message: PipelineRecord | TablePayload | None
     batch: RecordBatch | None = None
 
     @property
     def records(self) -> Sequence[PipelineRecord]:
+        """The pipeline records it holds (none for a table payload)."""
         if self.batch is not None:
             return self.batch.records
-        return () if self.message is None else (self.message,)
+        if self.message is None or isinstance(self.message, TablePayload):
+            return ()
+        return (self.message,)
 
 
 class StreamHandler(Protocol):
@@ -82,6 +86,9 @@ class LoopConfig:
     # Whether the handler takes `Decoded.batch`; a consumer that reads single records
     # dead-letters a batch instead of dropping it unread.
     accepts_batches: bool = False
+    # Take `rows/1` table payloads (the writer); elsewhere they are poison like any
+    # schema the consumer does not know.
+    decode_payloads: bool = False
 
 
 class ConsumerLoop:
@@ -214,6 +221,8 @@ class ConsumerLoop:
         return decoded
 
     def _decode_one(self, record: BusRecord) -> Decoded:
+        if self._config.decode_payloads and is_payload(record.headers):
+            return Decoded(record, decode_payload(record.value, record.headers))
         message = decode(record.value, record.headers)
         if not isinstance(message, RecordBatch):
             return Decoded(record, message)

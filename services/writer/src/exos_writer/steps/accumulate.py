@@ -1,5 +1,6 @@
-"""Accumulate: records join their partition's batch until a bound (or a previous
-owner's announced range) says the batch is due; while it is due, new records wait."""
+"""Accumulate: records (their payloads, as they came) join their partition's batch
+until a bound (or a previous owner's announced range) says the batch is due; while it
+is due, new records wait."""
 
 from __future__ import annotations
 
@@ -24,16 +25,19 @@ class Accumulator:
             batch.backlog.append(decoded)
             return
         record = decoded.record
-        rows = []
+        payload = None
         if decoded.message is not None:
             try:
-                rows = batch.sink.rows(decoded.message)
+                payload = batch.sink.payload(decoded.message)
             except (TypeError, ValueError) as exc:  # wrong message type for the topic
                 await self._reject(record, exc)
-        batch.add(record, rows)
+        batch.add(record, payload)
         if batch.oldest_timestamp_ms is None:
             batch.oldest_timestamp_ms = record.timestamp_ms
-        batch.size.add(len(record.value), self._clock())
+        # Rows bound the batch, not records; a dead-lettered record still counts one, so
+        # a batch of only those ages out and is committed like any other.
+        rows = payload.row_count if payload is not None else 1
+        batch.size.add(len(record.value), self._clock(), rows)
         self.seal_if_due(batch)
 
     def seal_if_due(self, batch: PartitionBatch) -> None:

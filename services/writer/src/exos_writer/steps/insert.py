@@ -4,8 +4,11 @@
   retried with backoff;
 - data (ClickHouse refuses values): bisect. The batch's records are split in halves,
   each inserted under its own token (the batch token + the half's offset range), down
-  to single records; a single record with several rows is split by rows the same way.
-  What fails alone is quarantined; everything else lands.
+  to single records; a single record with several rows is split by its payload's lines
+  the same way (no row is parsed). What fails alone is quarantined; everything else
+  lands.
+
+A clean batch is one insert of its records' payloads, concatenated, as they are.
 
 A writer killed mid-bisection re-forms the same batch (its intent pins the range),
 fails the same way, splits it the same way, and ClickHouse drops the halves it already
@@ -16,14 +19,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
+from exos_common.table_payload import PAYLOAD_FORMAT, line_bounds
 from exos_writer.batch import PartitionBatch
 from exos_writer.errors import ErrorClass, classify
 from exos_writer.metrics import WriterMetrics
 from exos_writer.steps.quarantine import (
     WHOLE_RECORD,
-    InsertRows,
+    InsertPayload,
     Offender,
     Quarantine,
     RetryLater,
@@ -40,7 +43,7 @@ UNKNOWN_ERROR_RETRIES = 5
 class Inserter:
     def __init__(
         self,
-        insert: InsertRows,
+        insert: InsertPayload,
         quarantine: Quarantine,
         metrics: WriterMetrics,
         *,
@@ -63,19 +66,17 @@ class Inserter:
         self, batch: PartitionBatch, first: int, stop: int, token: str
     ) -> None:
         """Records [first, stop) of the batch, under `token`."""
-        row_start, row_stop = batch.row_range(first, stop)
-        if row_start == row_stop:
+        if batch.rows_of(first, stop) == 0:
             return  # dead-lettered records only
-        whole = row_start == 0 and row_stop == len(batch.rows)
-        rows = batch.rows if whole else batch.rows[row_start:row_stop]
-        failure = await self._attempt(batch, rows, token)
+        failure = await self._attempt(batch, batch.body_of(first, stop), token)
         if failure is None:
             return
         if stop - first == 1:
-            if row_stop - row_start == 1:
+            if batch.row_counts[first] == 1:
                 await self._quarantine_row(batch, first, WHOLE_RECORD, failure)
             else:
-                await self._store_rows(batch, first, 0, row_stop - row_start, failure)
+                bounds = line_bounds(batch.bodies[first])
+                await self._store_rows(batch, first, bounds, 0, len(bounds) - 1, failure)
             return
         middle = (first + stop) // 2
         for lo, hi in ((first, middle), (middle, stop)):
@@ -86,32 +87,39 @@ class Inserter:
             await self._store_records(batch, lo, hi, half)
 
     async def _store_rows(
-        self, batch: PartitionBatch, index: int, start: int, stop: int, failure: BaseException
+        self,
+        batch: PartitionBatch,
+        index: int,
+        bounds: list[int],
+        start: int,
+        stop: int,
+        failure: BaseException,
     ) -> None:
-        """Rows [start, stop) of the record at `index` (numbered within the record),
-        which failed together with `failure`."""
+        """Rows [start, stop) of the record at `index` (numbered within the record, row
+        i being body[bounds[i]:bounds[i + 1]]), which failed together with `failure`."""
         if stop - start == 1:
             await self._quarantine_row(batch, index, start, failure)
             return
-        base = batch.row_starts[index]
+        body = batch.bodies[index]
         offset = batch.records[index].offset
         middle = (start + stop) // 2
         for lo, hi in ((start, middle), (middle, stop)):
             token = rows_token(batch.dedup_token, offset, lo, hi - 1)
             self._metrics.bisection_inserts.labels(batch.sink.table).inc()
-            half_failure = await self._attempt(batch, batch.rows[base + lo : base + hi], token)
+            half_failure = await self._attempt(batch, body[bounds[lo] : bounds[hi]], token)
             if half_failure is not None:
-                await self._store_rows(batch, index, lo, hi, half_failure)
+                await self._store_rows(batch, index, bounds, lo, hi, half_failure)
 
     async def _attempt(
-        self, batch: PartitionBatch, rows: list[list[Any]], token: str
+        self, batch: PartitionBatch, body: bytes, token: str
     ) -> BaseException | None:
         """None when stored; the error when ClickHouse refused the data. Raises
         RetryLater for anything a retry can fix."""
+        sink = batch.sink
         try:
             await asyncio.wait_for(
                 asyncio.to_thread(
-                    self._insert, batch.sink.table, rows, batch.sink.columns, dedup_token=token
+                    self._insert, sink.table, sink.columns, body, PAYLOAD_FORMAT, dedup_token=token
                 ),
                 self._timeout_s,
             )

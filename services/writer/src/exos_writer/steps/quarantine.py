@@ -44,6 +44,7 @@ ERROR_TEXT_LIMIT = 2_000
 WHOLE_RECORD = -1
 
 InsertRows = Callable[..., int]
+InsertPayload = Callable[..., int]  # (table, columns, body, format, *, dedup_token)
 DeadLetter = Callable[[BusRecord, Exception], Awaitable[None]]
 
 
