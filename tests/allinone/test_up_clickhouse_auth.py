@@ -18,6 +18,15 @@ def _code(response: httpx.Response) -> tuple[int, str]:
     return response.status_code, response.headers.get("X-ClickHouse-Exception-Code", "")
 
 
+def _banner(up: Up, timeout_s: float = 60.0) -> str:
+    """The log once the start banner is in it: `/readyz` can answer a moment before the
+    banner is written."""
+    deadline = time.monotonic() + timeout_s
+    while "EXOS is up" not in (text := up.log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return text
+
+
 def test_up_clickhouse_port_requires_the_generated_password(tmp_path: Path) -> None:
     up = Up(tmp_path / "data")
     up.start()
@@ -26,7 +35,7 @@ def test_up_clickhouse_port_requires_the_generated_password(tmp_path: Path) -> N
         assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
         password = up.clickhouse_password
         assert len(password) == 32
-        banner = up.log.read_text()
+        banner = _banner(up)
         assert f"user default, password {password}" in banner
         assert f"kept in {password_file.resolve()}" in banner
 
