@@ -33,6 +33,7 @@ from typing import Any
 
 import clickhouse_connect
 import orjson
+import python_rows  # bench/python_rows.py: the writer's former row building, the baseline
 
 from exos_common.messages import LogRecord
 from exos_common.settings import StoreSettings
@@ -47,7 +48,6 @@ from exos_common.table_payload import (
 )
 from exos_common.testing.clickhouse import EmbeddedClickHouseServer
 from exos_common.testing.processes import prepare_database
-from exos_writer import rows as python_rows
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_writer import RESOURCE, VISITOR, enriched_span

@@ -49,6 +49,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from python_rows import TRACE_COLUMNS, trace_row  # bench/python_rows.py: the baseline
 
 from exos_common.bus import create_bus, ensure_pipeline_topics
 from exos_common.bus.kafka import connection_options
@@ -65,7 +66,6 @@ from exos_common.testing.processes import (
     prepare_database,
 )
 from exos_common.topics import Topic
-from exos_writer.rows import TRACE_COLUMNS, trace_row
 from exos_writer.settings import WriterSettings
 
 TOPIC = str(Topic.SPANS_ENRICHED)

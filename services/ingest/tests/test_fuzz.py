@@ -2,7 +2,8 @@
 requests, out-of-range numbers, odd ids, deep nesting, many attributes, unicode edge
 cases, random bytes. Every request is answered 200 or 400 in time (never 5xx, never a
 hang), and every record ingest accepted, read back from the bus, fits its columns and
-is inserted by the writer's own row functions into chDB without an error.
+is inserted through the writer's own path (table payloads inserted raw) into chDB without an
+error.
 
 The app runs with small limits so the limit paths are hit by small examples."""
 
@@ -31,18 +32,11 @@ from exos_common.bus.memory import InProcessBus
 from exos_common.codec import PipelineRecord
 from exos_common.messages import ReplayChunk, SpanRecord
 from exos_common.store import Store
+from exos_common.table_payload import encode_payload, insert_payload
 from exos_common.testing.stores import open_migrated_store
 from exos_common.topics import pipeline_topic_specs
 from exos_ingest.app import create_app
 from exos_ingest.limits import Limits
-from exos_writer.rows import (
-    LOG_COLUMNS,
-    REPLAY_COLUMNS,
-    TRACE_COLUMNS,
-    log_row,
-    replay_row,
-    trace_row,
-)
 
 # The run's own time: the rows inserted into chDB stay inside the tables' retention.
 NOW = time.time_ns()
@@ -276,16 +270,13 @@ async def _post(
 
 
 def _insert(store: Store, records: list[PipelineRecord]) -> None:
-    spans = [trace_row(r) for r in records if isinstance(r, SpanRecord)]
-    chunks = [replay_row(r) for r in records if isinstance(r, ReplayChunk)]
-    logs = [log_row(r) for r in records if not isinstance(r, SpanRecord | ReplayChunk)]
-    for table, rows, columns in (
-        ("otel_traces", spans, TRACE_COLUMNS),
-        ("hyperdx_sessions", chunks, REPLAY_COLUMNS),
-        ("otel_logs", logs, LOG_COLUMNS),
-    ):
+    """Through the writer's own path: table payloads inserted raw."""
+    spans = [r for r in records if isinstance(r, SpanRecord)]
+    chunks = [r for r in records if isinstance(r, ReplayChunk)]
+    logs = [r for r in records if not isinstance(r, SpanRecord | ReplayChunk)]
+    for table, rows in (("otel_traces", spans), ("hyperdx_sessions", chunks), ("otel_logs", logs)):
         if rows:
-            assert store.insert(table, rows, columns) == len(rows)
+            assert insert_payload(store, encode_payload(table, rows)) == len(rows)
 
 
 def check(

@@ -14,8 +14,8 @@ from ingest_testkit import API_KEY, AppClient, decoded, drain
 from exos_common.bus import Bus
 from exos_common.messages import SpanRecord
 from exos_common.store import Store
+from exos_common.table_payload import encode_payload, insert_payload
 from exos_common.topics import Topic
-from exos_writer.rows import TRACE_COLUMNS, trace_row
 
 DAY_NS = 86_400 * 1_000_000_000
 
@@ -47,7 +47,7 @@ async def test_a_skewed_browser_span_survives_the_ttl_the_raw_one_does_not(
     assert shifted.timestamp_ns == now - 1000
 
     as_sent = dataclasses.replace(shifted, span_id="ffffffffffffffff", timestamp_ns=sent_at)
-    migrated_store.insert("otel_traces", [trace_row(shifted), trace_row(as_sent)], TRACE_COLUMNS)
+    insert_payload(migrated_store, encode_payload("otel_traces", [shifted, as_sent]))
     migrated_store.command("OPTIMIZE TABLE otel_traces FINAL")
     kept = migrated_store.query_rows("SELECT SpanId FROM otel_traces ORDER BY SpanId")
     assert kept == [("0102030405060708",)]

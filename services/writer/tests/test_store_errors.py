@@ -13,10 +13,10 @@ import pytest
 from exos_common.messages import LogRecord
 from exos_common.schema import migrate
 from exos_common.settings import StoreSettings
-from exos_common.store import Store, StoreDataError, StoreError, open_store
+from exos_common.store import Store, StoreError, open_store
+from exos_common.table_payload import encode_payload, insert_payload
 from exos_common.testing.clickhouse import ClickHouseServer
 from exos_writer.errors import ErrorClass, classify, error_name
-from exos_writer.rows import LOG_COLUMNS, log_row
 
 
 @pytest.fixture
@@ -42,12 +42,13 @@ def refusals(store: Store) -> None:
     assert unparsable.value.name.startswith("CANNOT_PARSE")
     assert classify(unparsable.value) is ErrorClass.DATA
 
+    # A value its column cannot hold is written as text the column refuses (never
+    # wrapped around), so ClickHouse refuses the row.
     log = LogRecord("s1", time.time_ns(), "portal", severity_number=300)
-    with pytest.raises(StoreDataError) as too_big:
-        store.insert("otel_logs", [log_row(log)], LOG_COLUMNS, dedup_token="t2")
+    with pytest.raises(StoreError) as too_big:
+        insert_payload(store, encode_payload("otel_logs", [log]), dedup_token="t2")
     assert classify(too_big.value) is ErrorClass.DATA
-    assert error_name(too_big.value) == "CANNOT_ENCODE"
-    assert "SeverityNumber" in too_big.value.message
+    assert error_name(too_big.value).startswith("CANNOT_PARSE")
     assert store.query_rows("SELECT count() FROM otel_logs") == [(0,)]
 
 

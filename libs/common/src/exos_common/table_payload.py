@@ -21,9 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from exos_common.store import Store
 
 from exos_common.codec import SCHEMA_HEADER, Headers, PipelineRecord, PoisonRecord, decode
 from exos_common.messages import (
@@ -200,6 +203,17 @@ def encode_line(table: str, record: PipelineRecord) -> bytes:
 def encode_payload(table: str, records: Iterable[PipelineRecord]) -> TablePayload:
     lines = [encode_line(table, record) for record in records]
     return TablePayload(table, len(lines), b"".join(lines))
+
+
+def insert_payload(store: Store, payload: TablePayload, *, dedup_token: str | None = None) -> int:
+    """Insert a payload's rows as they are (the writer's path, without its batching)."""
+    return store.insert_raw(
+        payload.table,
+        TABLE_COLUMNS[payload.table],
+        payload.body,
+        PAYLOAD_FORMAT,
+        dedup_token=dedup_token,
+    )
 
 
 def header(headers: Headers, name: str) -> bytes | None:

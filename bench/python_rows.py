@@ -1,6 +1,6 @@
-"""Pipeline messages -> rows of the ClickStack tables as Python values, for
-clickhouse-connect's `insert` (the writer itself inserts `exos_common.table_payload`
-payloads; these rows are the baseline the benchmarks compare it with).
+"""The writer's former Python row building (messages -> clickhouse-connect rows): the
+baseline the benches compare table payloads with. Not used at run time: the writer
+inserts `exos_common.table_payload` payloads.
 
 Timestamps go in as integer nanoseconds, which clickhouse-connect writes to DateTime64(9)
 unchanged: replay chunks keep their exact order (HyperDX ordered them by whole seconds
