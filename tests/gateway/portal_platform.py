@@ -41,6 +41,11 @@ class DemoPlatform:
     def clickhouse(self) -> str:
         return f"http://127.0.0.1:{self.ports['clickhouse']}"
 
+    @property
+    def clickhouse_auth(self) -> tuple[str, str]:
+        """`exos up` makes its ClickHouse password on first start, next to the database."""
+        return ("default", (self.data / "clickhouse" / "password").read_text().strip())
+
     def start(self, timeout_s: float = 240.0) -> None:
         """Returns once the demo is loaded and queryable."""
         env = {**os.environ, "EXOS_DEMO_SCALE": str(self.scale), **self.env}
@@ -77,7 +82,9 @@ class DemoPlatform:
         raise TimeoutError(self.log.read_text()[-3000:])
 
     def count(self, sql: str) -> int:
-        answer = httpx.get(self.clickhouse, params={"query": sql}, timeout=30)
+        answer = httpx.get(
+            self.clickhouse, params={"query": sql}, auth=self.clickhouse_auth, timeout=30
+        )
         answer.raise_for_status()
         return int(answer.text.strip())
 

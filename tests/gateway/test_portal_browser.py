@@ -360,7 +360,9 @@ def test_show_sql_lists_the_statements_a_view_ran(page: Page, demo: DemoPlatform
     assert len(runnable) == len(ran)
     for statement, query in zip(runnable, ran, strict=True):
         assert "{" not in statement.replace("{}", "")
-        answer = httpx.post(demo.clickhouse, content=statement + " FORMAT JSONCompact")
+        answer = httpx.post(
+            demo.clickhouse, content=statement + " FORMAT JSONCompact", auth=demo.clickhouse_auth
+        )
         assert answer.status_code == 200, answer.text
         assert answer.json()["rows"] == query["rows"]
     page.keyboard.press("Escape")
@@ -393,7 +395,11 @@ def test_ask_ai_answers_a_question_from_the_portal(
         ".turn:nth-child(1) .table-box tbody tr",
         "rows => rows.map(r => [...r.cells].map(c => c.textContent))",
     )
-    answer = httpx.get(demo.clickhouse, params={"query": OPERATORS_SQL + " FORMAT TSV"})
+    answer = httpx.get(
+        demo.clickhouse,
+        params={"query": OPERATORS_SQL + " FORMAT TSV"},
+        auth=demo.clickhouse_auth,
+    )
     expected = [line.split("\t") for line in answer.text.strip().splitlines()]
     assert shown == expected and expected
     expect(page.locator(".turn:nth-child(1) .narrative")).to_have_text(

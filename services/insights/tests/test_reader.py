@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from exos_common.schema import migrate
 from exos_common.settings import StoreSettings
-from exos_common.store import open_store
+from exos_common.store import StoreError, open_store
 from exos_common.testing.clickhouse import ClickHouseServer
 from exos_insights.app import create_app
 from exos_insights.settings import InsightsSettings
@@ -61,11 +61,13 @@ def test_with_a_read_only_user_configured_the_console_answers_and_refuses_as_bef
     store = open_store(store_settings, create_database=True)
     migrate(store, store_settings, dedup_window=100)
     try:
+        # The embedded server has one user (no access control): the reader's own
+        # credentials are that user's, given separately from EXOS_CLICKHOUSE_URL's.
         settings = InsightsSettings(
             clickhouse_url=clickhouse_server.url,
             clickhouse_database=database,
-            insights_clickhouse_user="console_ro",
-            insights_clickhouse_password=SecretStr("reader-secret"),
+            insights_clickhouse_user=clickhouse_server.user,
+            insights_clickhouse_password=SecretStr(clickhouse_server.password),
         )
         app = create_app(settings)
         with TestClient(app) as client:
@@ -78,6 +80,14 @@ def test_with_a_read_only_user_configured_the_console_answers_and_refuses_as_bef
                 "/api/insights/sql", json={"sql": "SELECT * FROM schema_migrations"}
             )
             assert refused.status_code == 403
+        # The console's statements really go out with the reader's credentials: with
+        # wrong ones the server refuses the console's statement.
+        wrong = settings.model_copy(
+            update={"insights_clickhouse_password": SecretStr("not-the-password")}
+        )
+        with TestClient(create_app(wrong)) as client, pytest.raises(StoreError) as refused_login:
+            client.post("/api/insights/sql", json={"sql": "SELECT count() AS n FROM otel_logs"})
+        assert refused_login.value.name == "AUTHENTICATION_FAILED"
     finally:
         store.command(f"DROP DATABASE IF EXISTS {database}")
         store.close()
