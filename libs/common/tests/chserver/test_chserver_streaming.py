@@ -144,3 +144,29 @@ def test_an_empty_result_keeps_its_format_header(
     empty_json = httpx.post(clickhouse_server.url, content="SELECT 1 AS a LIMIT 0 FORMAT JSON")
     assert empty_json.json()["meta"] == [{"name": "a", "type": "UInt8"}]
     assert empty_json.json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        # Formats with a header or a document around the rows: answered whole, so the
+        # header appears once (a per-block stream repeated it for each block).
+        ("CSVWithNames", b'"n"\n0\n1\n2\n3\n4\n'),
+        ("Values", b"(0),(1),(2),(3),(4)"),
+        ("TSV", b"0\n1\n2\n3\n4\n"),
+        ("JSONEachRow", b"".join(b'{"n":%d}\n' % n for n in range(5))),
+    ],
+)
+def test_a_result_of_many_blocks_is_one_answer_in_every_format(
+    clickhouse_server: ClickHouseServer, fmt: str, expected: bytes
+) -> None:
+    query = f"SELECT number AS n FROM numbers(5) SETTINGS max_block_size = 2 FORMAT {fmt}"
+    response = httpx.post(clickhouse_server.url, content=query)
+    assert (response.status_code, response.content) == (200, expected)
+
+
+def test_a_json_document_of_many_blocks_parses(clickhouse_server: ClickHouseServer) -> None:
+    query = "SELECT number AS n FROM numbers(5) SETTINGS max_block_size = 2 FORMAT JSONCompact"
+    response = httpx.post(clickhouse_server.url, content=query)
+    assert response.status_code == 200
+    assert response.json()["data"] == [[0], [1], [2], [3], [4]]

@@ -155,7 +155,10 @@ async def _handle(engine: Engine, metrics: ServerMetrics, request: Request) -> R
                 raise p.ProtocolError(p.SYNTAX_ERROR, "Empty query")
             head = sql[:4096].decode("utf-8", "replace")
             kind = "insert" if p.strip_leading_noise(head)[:6].upper() == "INSERT" else "query"
-            if kind == "query" and p.streams_result(head):
+            blockwise = p.streams_format(
+                p.output_format(sql.decode("utf-8", "replace"), spec.default_format)
+            )
+            if kind == "query" and blockwise and p.streams_result(head):
                 response = await _stream_answer(engine, request, spec, sql, readonly, query_id)
                 metrics.observe(kind, time.perf_counter() - started, 0)
                 return response

@@ -234,6 +234,35 @@ def streams_result(sql: str) -> bool:
     return word.startswith(("SELECT", "WITH", "("))
 
 
+# Output formats whose blocks concatenate into the whole answer. The others carry a header
+# or a document around the rows (JSON's meta, CSVWithNames' names, Values' commas,
+# Pretty's frames), which chDB's stream repeats per block: those are answered whole.
+_BLOCKWISE_FORMATS = frozenset(
+    name.lower()
+    for name in (
+        "TabSeparated",
+        "TSV",
+        "TabSeparatedRaw",
+        "TSVRaw",
+        "CSV",
+        "JSONEachRow",
+        "JSONLines",
+        "NDJSON",
+        "JSONCompactEachRow",
+        "JSONStringsEachRow",
+        "JSONCompactStringsEachRow",
+        "RowBinary",
+        "Native",
+        "LineAsString",
+    )
+)
+
+
+def streams_format(fmt: str) -> bool:
+    """Whether an answer in `fmt` can be sent block by block."""
+    return fmt.lower() in _BLOCKWISE_FORMATS
+
+
 def produces_result(sql: str) -> bool:
     return strip_leading_noise(sql)[:10].upper().startswith(_RESULT_KEYWORDS)
 
