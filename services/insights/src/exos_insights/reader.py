@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import threading
 
+from fastapi import HTTPException
+
 from exos_common.service.readstore import StoreProvider
 from exos_common.settings import StoreSettings
-from exos_common.store import Store, open_store
+from exos_common.store import Store, StoreError, open_store
 
 
 class ReaderProvider:
@@ -35,7 +37,14 @@ class ReaderProvider:
             return service
         with self._lock:
             if self._store is None:
-                self._store = open_store(self._settings)
+                try:
+                    self._store = open_store(self._settings)
+                except StoreError as exc:
+                    # A wrong password or a missing grant is the operator's to fix: say
+                    # so, and try again on the next statement.
+                    raise HTTPException(
+                        503, f"the console's ClickHouse user was refused: {exc.name}"
+                    ) from exc
             return self._store
 
     async def close(self) -> None:
