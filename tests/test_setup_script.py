@@ -119,14 +119,24 @@ def test_an_unknown_profile_is_refused(repo: Path) -> None:
 
 def test_make_up_uses_the_runtime_profile_and_no_dev_packages() -> None:
     plan = subprocess.run(
-        ["make", "-n", "up"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30
+        ["make", "--no-print-directory", "-n", "up"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     ).stdout.splitlines()
     assert plan == ["bash scripts/setup.sh up", "uv run --locked --no-dev exos up --demo"]
 
 
 def test_make_test_keeps_the_full_profile() -> None:
     plan = subprocess.run(
-        ["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30
+        ["make", "--no-print-directory", "-n", "test"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     ).stdout.splitlines()
     assert plan[0] == "bash scripts/setup.sh"
     assert plan[-1] == "uv run pytest"

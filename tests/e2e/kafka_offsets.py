@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -15,6 +15,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from exos_common.bus import create_bus, ensure_pipeline_topics
 from exos_common.bus.kafka import connection_options
 from exos_common.settings import KafkaSettings
+from exos_common.topics import Topic
 
 
 def settings(bootstrap: str) -> KafkaSettings:
@@ -78,6 +79,23 @@ async def start_group_at_end(bootstrap: str, group: str, topics: Sequence[str]) 
         await consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
     finally:
         await consumer.stop()
+
+
+ENRICH_INPUTS = (Topic.SPANS_RAW, Topic.LOGS_RAW, Topic.REPLAY_RAW)
+WRITER_INPUTS = (Topic.SPANS_ENRICHED, Topic.LOGS_ENRICHED, Topic.REPLAY_RAW)
+
+
+async def start_pipeline_groups_at_end(env: Mapping[str, str]) -> None:
+    """The broker is shared by the session's tests, and a new group starts at the earliest
+    record: without this, a platform's enrich and writer re-read every earlier test's
+    records into their own database (the same spans enriched and stored again)."""
+    bootstrap = env["EXOS_KAFKA_BOOTSTRAP"]
+    await ensure_topics(bootstrap, int(env["EXOS_KAFKA_TOPIC_PARTITIONS"]))
+    for group, topics in (
+        (env["EXOS_ENRICH_GROUP"], ENRICH_INPUTS),
+        (env["EXOS_WRITER_GROUP"], WRITER_INPUTS),
+    ):
+        await start_group_at_end(bootstrap, group, [str(t) for t in topics])
 
 
 async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:

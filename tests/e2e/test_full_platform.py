@@ -25,6 +25,7 @@ from exos_common.testing.fake_llm import FakeLLM, prompt_text
 from exos_common.testing.processes import ServiceProcess
 from exos_common.testing.stack import Stack
 
+from . import kafka_offsets
 from .conftest import TEST_OVERRIDES
 from .diagnose import explain, membership_events
 from .sdk_session import record_session
@@ -50,13 +51,16 @@ def llm() -> Iterator[FakeLLM]:
 @pytest.fixture
 def stack(platform_env: dict[str, str], tmp_path: Path, llm: FakeLLM) -> Iterator[Stack]:
     model = {"EXOS_OPENAI_BASE_URL": llm.base_url, "EXOS_OPENAI_API_KEY": "e2e-model-key"}
-    running = Stack(
+    stack = Stack(
         platform_env,
         tmp_path,
         api_key=f"key-{uuid.uuid4().hex[:6]}",
         gateway_token=TOKEN,
         overrides=TEST_OVERRIDES | model,
-    ).start()
+    )
+    # Earlier tests' records on the shared broker are not this platform's input.
+    asyncio.run(kafka_offsets.start_pipeline_groups_at_end(stack.env))
+    running = stack.start()
     yield running
     running.stop()
 

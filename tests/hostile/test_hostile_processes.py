@@ -19,7 +19,6 @@ from exos_common.bus.kafka import KafkaBus
 from exos_common.settings import KafkaSettings, StoreSettings
 from exos_common.store import Store, open_store
 from exos_common.testing.processes import Platform, prepare_database
-from exos_common.topics import Topic
 
 from ..e2e import kafka_offsets
 from . import checks
@@ -49,25 +48,6 @@ class Processes:
         return await self.client.get(f"{self.platform.writer.url}/metrics")
 
 
-ENRICH_INPUTS = (Topic.SPANS_RAW, Topic.LOGS_RAW, Topic.REPLAY_RAW)
-WRITER_INPUTS = (Topic.SPANS_ENRICHED, Topic.LOGS_ENRICHED, Topic.REPLAY_RAW)
-
-
-async def start_groups_at_end(platform: Platform) -> None:
-    """The broker is shared by the session's tests, and a new group starts at the earliest
-    record: without this, enrich and writer would re-read every earlier test's records
-    (poison records published straight to the enriched topics among them) into this
-    module's database and quarantine."""
-    bootstrap = platform.env["EXOS_KAFKA_BOOTSTRAP"]
-    partitions = int(platform.env["EXOS_KAFKA_TOPIC_PARTITIONS"])
-    await kafka_offsets.ensure_topics(bootstrap, partitions)
-    for group, topics in (
-        (platform.env["EXOS_ENRICH_GROUP"], ENRICH_INPUTS),
-        (platform.env["EXOS_WRITER_GROUP"], WRITER_INPUTS),
-    ):
-        await kafka_offsets.start_group_at_end(bootstrap, group, [str(t) for t in topics])
-
-
 @pytest.fixture(scope="module")
 def running(
     kafka_broker: object, clickhouse_server: object, tmp_path_factory: pytest.TempPathFactory
@@ -89,7 +69,7 @@ def running(
         api_key=f"key-{uuid.uuid4().hex[:6]}",
         overrides=OVERRIDES,
     )
-    asyncio.run(start_groups_at_end(platform))
+    asyncio.run(kafka_offsets.start_pipeline_groups_at_end(platform.env))
     platform.start()
     yield platform
     platform.stop()
